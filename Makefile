@@ -1,0 +1,42 @@
+# The README's two commands:  make demo  and  make test.
+# Each creates (or refreshes) its own virtual environment, so a fresh machine needs only Python >= 3.10.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The real CIFAR-10 JPEG copy, when it sits beside the repository (used by the demo, never required).
+CIFAR10_JPEG ?= $(wildcard ../shared/data/cifar10-train-jpeg.tar.gz)
+
+.PHONY: demo test lint typecheck bench-cpu release clean-venv
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "cs231kit needs Python >= 3.10; set PYTHON=python3.x")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[grader,dev]'
+	@touch $@
+
+demo: $(BIN)/.installed
+	CS231KIT_CIFAR10_JPEG="$${CS231KIT_CIFAR10_JPEG:-$(CIFAR10_JPEG)}" $(BIN)/python -m autograder demo
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check cs231kit autograder tests bench datasets
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+# Benchmarks need PyTorch as the baseline; it goes into its own environment so tests never depend on it.
+$(VENV)-bench/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)-bench
+	$(VENV)-bench/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)-bench/bin/python -m pip install --quiet -e . 'torch==2.13.0'
+	@touch $@
+
+bench-cpu: $(VENV)-bench/.installed
+	$(VENV)-bench/bin/python bench/conv_cpu.py
+
+clean-venv:
+	rm -rf $(VENV) $(VENV)-bench

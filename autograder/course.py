@@ -1,0 +1,93 @@
+"""Where the course's folders are, and how to run nbgrader's own commands on them.
+
+nbgrader reads ``nbgrader_config.py`` at the repository root. Every command here runs nbgrader in a
+subprocess from that root, optionally pointing its folders and gradebook elsewhere (tests and the
+parallel grader use private copies so they never touch the course gradebook).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "a2"
+SOURCE_DIR = ROOT / "solutions"
+RELEASE_DIR = ROOT / "assignments"
+GRADING_DIR = ROOT / "grading"
+
+
+class NbgraderError(RuntimeError):
+    """An nbgrader command failed; the message carries the tail of its output."""
+
+
+@dataclass(frozen=True)
+class CourseDirs:
+    """The folders and gradebook one nbgrader run uses (defaults: the course's own)."""
+
+    release: Path = RELEASE_DIR
+    submitted: Path = GRADING_DIR / "submitted"
+    autograded: Path = GRADING_DIR / "autograded"
+    feedback: Path = GRADING_DIR / "feedback"
+    gradebook: Path = GRADING_DIR / "gradebook.db"
+
+    @classmethod
+    def under(cls, folder: Path) -> CourseDirs:
+        """Private folders and gradebook under ``folder`` (the release stays the course's)."""
+        folder = Path(folder).resolve()
+        return cls(
+            release=folder / "assignments",
+            submitted=folder / "submitted",
+            autograded=folder / "autograded",
+            feedback=folder / "feedback",
+            gradebook=folder / "gradebook.db",
+        )
+
+    def options(self) -> list[str]:
+        return [
+            f"--CourseDirectory.release_directory={self.release}",
+            f"--CourseDirectory.submitted_directory={self.submitted}",
+            f"--CourseDirectory.autograded_directory={self.autograded}",
+            f"--CourseDirectory.feedback_directory={self.feedback}",
+            f"--CourseDirectory.db_url=sqlite:///{self.gradebook}",
+        ]
+
+
+def nbgrader_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for nbgrader: this interpreter's bin first (nbgrader shells out to ``alembic``)."""
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_nbgrader(
+    args: list[str],
+    dirs: CourseDirs | None = None,
+    *,
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``nbgrader ARGS`` from the repository root; raise NbgraderError if it fails."""
+    dirs = dirs or CourseDirs()
+    dirs.gradebook.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "nbgrader", *args, *dirs.options()]
+    proc = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        env=nbgrader_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+        raise NbgraderError(f"nbgrader {' '.join(args)} failed (exit {proc.returncode}):\n{tail}")
+    return proc

@@ -1,0 +1,69 @@
+"""Regenerate the student release (``assignments/``) from the instructor's ``solutions/``.
+
+One command does it all: check the rubric against the notebooks, run nbgrader's
+``generate_assignment``, then run the leak check on the result. The release is committed, and a
+test proves that regenerating it reproduces the committed files exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from autograder import rubric
+from autograder.course import ASSIGNMENT, SOURCE_DIR, CourseDirs, run_nbgrader
+from autograder.leak_check import find_leaks, format_leaks
+
+
+class ReleaseError(RuntimeError):
+    """The release could not be generated, or it leaks; the message says what to fix."""
+
+
+def notebook_points(notebook: Path) -> dict[str, float]:
+    """grade_id -> points of every autograded test cell of a notebook."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    points = {}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            points[meta["grade_id"]] = meta.get("points", 0)
+    return points
+
+
+def rubric_mismatches(source_dir: Path = SOURCE_DIR) -> list[str]:
+    """Differences between autograder/rubric.py and the source notebooks' test-cell points."""
+    problems = []
+    folder = source_dir / rubric.ASSIGNMENT
+    found = {p.stem for p in folder.glob("*.ipynb")}
+    for name in sorted(set(rubric.POINTS) - found):
+        problems.append(f"{name}.ipynb is in the rubric but not in {folder}")
+    for name in sorted(found - set(rubric.POINTS)):
+        problems.append(f"{name}.ipynb is in {folder} but not in autograder/rubric.py")
+    for name in sorted(found & set(rubric.POINTS)):
+        have = notebook_points(folder / f"{name}.ipynb")
+        want = rubric.POINTS[name]
+        for grade_id in sorted(set(have) | set(want)):
+            if have.get(grade_id) != want.get(grade_id):
+                problems.append(
+                    f"{name}: test cell {grade_id!r} has {have.get(grade_id)} points in the "
+                    f"notebook but {want.get(grade_id)} in autograder/rubric.py"
+                )
+    return problems
+
+
+def generate_release(dirs: CourseDirs | None = None, *, check_leaks: bool = True) -> list[Path]:
+    """Write ``<release>/a2/*.ipynb`` from ``solutions/a2``; return the notebooks written."""
+    dirs = dirs or CourseDirs()
+    problems = rubric_mismatches()
+    if problems:
+        raise ReleaseError("the rubric and the notebooks disagree:\n  " + "\n  ".join(problems))
+    run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], dirs, timeout=600)
+    notebooks = sorted((dirs.release / ASSIGNMENT).glob("*.ipynb"))
+    if check_leaks:
+        leaks = find_leaks(release_dir=dirs.release)
+        if leaks:
+            raise ReleaseError(
+                f"{len(leaks)} solution/hidden-test/reference line(s) found in what students "
+                f"receive:\n{format_leaks(leaks)}"
+            )
+    return notebooks

@@ -1,0 +1,62 @@
+"""Points for assignment a2: the one place where they are decided.
+
+Each key is a notebook of ``solutions/a2/``; each inner key the ``grade_id`` of one autograded test
+cell; each value its points. ``tests/test_rubric.py`` checks that the notebooks' nbgrader metadata
+carries exactly these points and that they total 100.
+"""
+
+ASSIGNMENT = "a2"
+
+POINTS: dict[str, dict[str, int]] = {
+    "01_flat_backprop": {
+        "test_sigmoid_circuit": 3,
+        "test_svm_loss_vectorized": 4,
+        "test_softmax_loss_vectorized": 4,
+        "test_two_layer_net": 5,
+        "test_sample_log_uniform": 2,
+        "test_should_abort": 2,
+    },
+    "02_jacobian_free_gradients": {
+        "test_relu_jacobian": 2,
+        "test_relu_backward_implicit": 2,
+        "test_matmul_backward": 3,
+        "test_matmul_jacobians": 3,
+        "test_explicit_jacobian_bytes": 2,
+        "test_broadcast_backward": 3,
+    },
+    "03_modular_backprop": {
+        "test_multiply_gate": 2,
+        "test_graph_backward": 3,
+        "test_affine_forward": 2,
+        "test_affine_backward": 2,
+        "test_relu_forward": 1,
+        "test_relu_backward": 1,
+        "test_sigmoid_layer": 2,
+        "test_svm_loss": 2,
+        "test_softmax_loss": 2,
+        "test_affine_relu": 2,
+        "test_fc_net": 4,
+        "test_overfit_small": 1,
+        "test_sgd_momentum": 2,
+        "test_rmsprop": 2,
+        "test_adam": 2,
+    },
+    "04_dropout": {
+        "test_dropout_forward": 3,
+        "test_dropout_backward": 2,
+        "test_fc_net_dropout": 3,
+        "test_vanilla_dropout_predict": 2,
+    },
+    "05_conv_nets": {
+        "test_conv_output_size": 2,
+        "test_conv_param_count": 2,
+        "test_conv_forward_naive": 4,
+        "test_conv_backward_naive": 4,
+        "test_max_pool_forward_naive": 3,
+        "test_max_pool_backward_naive": 3,
+        "test_three_layer_convnet": 5,
+        "test_hand_set_filters": 2,
+    },
+}
+
+TOTAL = sum(sum(cells.values()) for cells in POINTS.values())

@@ -1,0 +1,18 @@
+"""cs231kit: the helper library of a deep-learning-from-scratch course.
+
+Modules, one job each:
+
+- ``cs231kit.gradient_check``: numeric gradients, ``rel_error``, gradient-check reports
+- ``cs231kit.tolerances``:     every numeric tolerance the course uses, in one place
+- ``cs231kit.data``:           CIFAR-10 download/loading/preprocessing, synthetic CIFAR-format data
+- ``cs231kit.fast_layers``:    fast convolution and max pooling (NumPy, or CuPy on a GPU)
+- ``cs231kit.backend``:        choose NumPy or CuPy as the array module
+- ``cs231kit.solver``:         the ``Solver`` training loop
+- ``cs231kit.optim``:          the given update rule (``sgd``) and the update-rule interface
+- ``cs231kit.metrics``:        accuracy and top-k error
+- ``cs231kit.visualization``:  image grids, filter grids, training curves
+- ``cs231kit.notebook``:       load definitions from a sibling notebook
+- ``cs231kit.run_mode``:       full runs versus short grading runs
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,52 @@
+"""The mutant catalogue: realistic wrong variants of every graded function.
+
+Each notebook's module (``tests/mutants/nb0X_*.py``) lists ``MUTANTS``. A mutant replaces one answer
+cell of the solution notebook; submitted to the grader it must lose the points of its own test cell
+and keep every other test cell's points.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    answer: str  # grade_id of the answer cell it replaces
+    loses: str  # grade_id of the test cell that must score 0
+    name: str  # the bug, in a few words
+    source: str  # complete replacement source of the answer cell
+
+
+def replace_answer_cells(notebook: dict, replacements: dict[str, str]) -> dict:
+    """Return a copy of ``notebook`` (nbformat JSON) with answer cells' sources replaced.
+
+    ``replacements`` maps an answer cell's ``grade_id`` to its new source. Every grade_id must
+    exist, so a renamed cell cannot silently turn a mutant into the correct solution.
+    """
+    import copy
+
+    result = copy.deepcopy(notebook)
+    missing = set(replacements)
+    for cell in result["cells"]:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in replacements:
+            cell["source"] = replacements[grade_id]
+            missing.discard(grade_id)
+    if missing:
+        raise KeyError(f"no answer cell with grade_id {sorted(missing)} in the notebook")
+    return result
+
+
+def load_catalogue() -> dict[str, list[Mutant]]:
+    """notebook name (e.g. ``03_modular_backprop``) -> its mutants."""
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    catalogue: dict[str, list[Mutant]] = {}
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        if not info.name.startswith("nb"):
+            continue
+        module = importlib.import_module(f"tests.mutants.{info.name}")
+        notebook = info.name[len("nb") :]  # "01_flat_backprop"
+        catalogue[notebook] = list(module.MUTANTS)
+    return catalogue

@@ -1,0 +1,182 @@
+"""The course as graders see it: notebooks run, nbgrader scores them right, the release is clean.
+
+One session-scoped nbgrader run grades, in a private gradebook, these submissions at once:
+
+* ``solutions``: the instructor's source notebooks → must score 100/100;
+* ``blank``: the untouched student release → must score 0/100 without stopping the run;
+* ``mutant-v{k}-p{p}``: the k-th wrong variant of every other graded function (parity p) → each
+  mutated function loses its points and every other function keeps them (isolation).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from autograder import rubric
+from autograder.course import ROOT, CourseDirs, nbgrader_env, run_nbgrader
+from autograder.release import generate_release, rubric_mismatches
+from tests.mutants import Mutant, load_catalogue, replace_answer_cells
+
+SOLUTIONS = ROOT / "solutions" / rubric.ASSIGNMENT
+RELEASE = ROOT / "assignments" / rubric.ASSIGNMENT
+NOTEBOOKS = sorted(rubric.POINTS)
+VARIANTS = 3
+NOTEBOOK_BUDGET_S = 120
+
+
+def answer_ids(notebook: dict) -> list[str]:
+    """grade_ids of the answer cells, in notebook order."""
+    ids = []
+    for cell in notebook["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and not meta.get("grade"):
+            ids.append(meta["grade_id"])
+    return ids
+
+
+def mutant_plan(name: str, variant: int, parity: int) -> list[Mutant]:
+    """The mutants one submission carries: variant ``variant`` of every other answer cell."""
+    by_answer: dict[str, list[Mutant]] = {}
+    for mutant in load_catalogue()[name]:
+        by_answer.setdefault(mutant.answer, []).append(mutant)
+    notebook = json.loads((SOLUTIONS / f"{name}.ipynb").read_text())
+    chosen = [a for i, a in enumerate(answer_ids(notebook)) if i % 2 == parity and a in by_answer]
+    return [by_answer[a][variant % len(by_answer[a])] for a in chosen]
+
+
+def write_submission(dirs: CourseDirs, student: str, notebooks: dict[str, dict]) -> None:
+    folder = dirs.submitted / student / rubric.ASSIGNMENT
+    folder.mkdir(parents=True)
+    for name, nb in notebooks.items():
+        (folder / f"{name}.ipynb").write_text(json.dumps(nb, indent=1))
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory):
+    """Run nbgrader autograde once over every submission; return scores and the dirs."""
+    dirs = CourseDirs.under(tmp_path_factory.mktemp("course"))
+    generate_release(dirs, check_leaks=False)  # fills the private gradebook with the hidden tests
+    solutions = {n: json.loads((SOLUTIONS / f"{n}.ipynb").read_text()) for n in NOTEBOOKS}
+    write_submission(dirs, "solutions", solutions)
+    blank = {n: json.loads((dirs.release / rubric.ASSIGNMENT / f"{n}.ipynb").read_text())
+             for n in NOTEBOOKS}
+    write_submission(dirs, "blank", blank)
+    plans: dict[str, dict[str, list[Mutant]]] = {}
+    for variant in range(VARIANTS):
+        for parity in (0, 1):
+            student = f"mutant-v{variant}-p{parity}"
+            plans[student] = {n: mutant_plan(n, variant, parity) for n in NOTEBOOKS}
+            write_submission(dirs, student, {
+                n: replace_answer_cells(solutions[n], {m.answer: m.source for m in plan})
+                for n, plan in plans[student].items()
+            })
+    run_nbgrader(["autograde", rubric.ASSIGNMENT], dirs, timeout=3600,
+                 env={"CS231KIT_GRADING": "1"})
+
+    from nbgrader.api import Gradebook
+
+    scores: dict[str, dict[str, dict[str, float]]] = {}
+    with Gradebook(f"sqlite:///{dirs.gradebook}", "cs231kit") as gb:
+        for student in ["solutions", "blank", *plans]:
+            scores[student] = {}
+            for name in NOTEBOOKS:
+                nb = gb.find_submission_notebook(name, rubric.ASSIGNMENT, student)
+                scores[student][name] = {
+                    g.cell.name: float(g.score) for g in nb.grades if g.cell.max_score
+                }
+    return {"dirs": dirs, "scores": scores, "plans": plans}
+
+
+def test_rubric_totals_100_and_matches_notebooks():
+    assert rubric.TOTAL == 100
+    assert rubric_mismatches() == []
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_solution_notebook_runs_in_grading_mode_within_budget(name, monkeypatch):
+    """Every solution notebook executes top to bottom on this machine within its budget."""
+    for key, value in nbgrader_env({"CS231KIT_GRADING": "1"}).items():
+        monkeypatch.setenv(key, value)
+    nb = nbformat.read(SOLUTIONS / f"{name}.ipynb", as_version=4)
+    client = NotebookClient(nb, timeout=NOTEBOOK_BUDGET_S, kernel_name="python3",
+                            resources={"metadata": {"path": str(SOLUTIONS)}})
+    start = time.perf_counter()
+    client.execute()
+    elapsed = time.perf_counter() - start
+    assert elapsed < NOTEBOOK_BUDGET_S, f"{name} took {elapsed:.0f} s"
+    stderr = [
+        (i, out.get("text", "")[:200])
+        for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+        for out in cell.get("outputs", []) if out.get("name") == "stderr"
+    ]
+    assert stderr == [], f"{name} wrote to stderr: {stderr}"
+
+
+def test_solutions_score_full_points(graded):
+    for name, cells in graded["scores"]["solutions"].items():
+        assert cells == {k: float(v) for k, v in rubric.POINTS[name].items()}, name
+
+
+def test_solutions_autograded_without_stderr(graded):
+    folder = graded["dirs"].autograded / "solutions" / rubric.ASSIGNMENT
+    for name in NOTEBOOKS:
+        nb = json.loads((folder / f"{name}.ipynb").read_text())
+        for cell in nb["cells"]:
+            for out in cell.get("outputs", []):
+                assert out.get("name") != "stderr", (name, out.get("text", "")[:300])
+                assert out.get("output_type") != "error", (name, out.get("ename"))
+
+
+def test_blank_release_scores_zero(graded):
+    cells = graded["scores"]["blank"]
+    assert set(cells) == set(NOTEBOOKS)
+    for name in NOTEBOOKS:
+        assert set(cells[name]) == set(rubric.POINTS[name]), name
+        assert sum(cells[name].values()) == 0, (name, cells[name])
+
+
+def test_catalogue_has_three_mutants_per_graded_function():
+    catalogue = load_catalogue()
+    assert sorted(catalogue) == NOTEBOOKS
+    for name, mutants in catalogue.items():
+        counts = {test_id: 0 for test_id in rubric.POINTS[name]}
+        for mutant in mutants:
+            assert mutant.loses in counts, f"{name}: {mutant.name} names unknown {mutant.loses}"
+            counts[mutant.loses] += 1
+        short = {t: c for t, c in counts.items() if c < 3}
+        assert not short, f"{name}: fewer than 3 mutants for {short}"
+
+
+@pytest.mark.parametrize("variant", range(VARIANTS))
+@pytest.mark.parametrize("parity", (0, 1))
+def test_each_mutant_loses_only_its_own_points(graded, variant, parity):
+    student = f"mutant-v{variant}-p{parity}"
+    problems = []
+    for name in NOTEBOOKS:
+        plan = graded["plans"][student][name]
+        losing = {m.loses: m.name for m in plan}
+        for test_id, points in rubric.POINTS[name].items():
+            got = graded["scores"][student][name][test_id]
+            if test_id in losing and got != 0:
+                problems.append(f"{name}/{test_id}: mutant '{losing[test_id]}' scored {got}")
+            if test_id not in losing and got != points:
+                problems.append(f"{name}/{test_id}: untouched function scored {got}/{points}")
+    assert not problems, "\n".join(problems)
+
+
+def test_release_regenerates_exactly(graded):
+    """The committed release is what nbgrader generates from solutions/ now."""
+    generated = graded["dirs"].release / rubric.ASSIGNMENT
+    committed = sorted(p.name for p in RELEASE.iterdir())
+    assert sorted(p.name for p in generated.iterdir()) == committed
+    for name in committed:
+        assert (generated / name).read_bytes() == (RELEASE / name).read_bytes(), (
+            f"assignments/a2/{name} is stale: run `python -m autograder release`"
+        )
