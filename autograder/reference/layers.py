@@ -1,0 +1,266 @@
+"""Reference fully-connected layers and losses (the answers to the graded layer functions).
+
+Every layer comes as a pair:
+
+- ``*_forward(inputs...) -> (out, cache)``: computes the output and stashes in ``cache`` what the
+  backward pass will need;
+- ``*_backward(dout, cache) -> gradients``: given the upstream gradient ``dout`` (same shape as
+  ``out``), returns the gradient with respect to each input, each with the shape of that input.
+
+Losses return ``(loss, dx)`` directly. Works on NumPy or CuPy arrays alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cs231kit.backend import get_array_module
+
+Array = Any  # a NumPy or CuPy ndarray
+Cache = Any
+
+
+# ---------------------------------------------------------------------- affine
+
+
+def affine_forward(x: Array, w: Array, b: Array) -> tuple[Array, Cache]:
+    """Affine (fully-connected) layer forward: out = x.reshape(N, D) @ w + b.
+
+    Inputs:
+    - x: (N, d_1, ..., d_k) minibatch; each example is flattened to D = d_1 * ... * d_k values
+    - w: (D, M) weights
+    - b: (M,) biases
+
+    Returns a tuple of:
+    - out: (N, M)
+    - cache: (x, w, b)
+    """
+    out = x.reshape(x.shape[0], -1) @ w + b
+    return out, (x, w, b)
+
+
+def affine_backward(dout: Array, cache: Cache) -> tuple[Array, Array, Array]:
+    """Affine layer backward.
+
+    Inputs:
+    - dout: (N, M) upstream gradient
+    - cache: (x, w, b) from affine_forward
+
+    Returns a tuple of:
+    - dx: (N, d_1, ..., d_k), dL/dx = dout @ w.T reshaped like x
+    - dw: (D, M), dL/dw = x_flat.T @ dout
+    - db: (M,), dL/db = dout summed over the batch (b was broadcast to every row)
+    """
+    x, w, _ = cache
+    dx = (dout @ w.T).reshape(x.shape)
+    dw = x.reshape(x.shape[0], -1).T @ dout
+    db = dout.sum(axis=0)
+    return dx, dw, db
+
+
+# ---------------------------------------------------------------------- nonlinearities
+
+
+def relu_forward(x: Array) -> tuple[Array, Cache]:
+    """ReLU forward: out = max(0, x), elementwise.
+
+    Inputs:
+    - x: array of any shape
+
+    Returns a tuple of:
+    - out: same shape as x
+    - cache: x
+    """
+    xp = get_array_module(x)
+    return xp.maximum(x, 0), x
+
+
+def relu_backward(dout: Array, cache: Cache) -> Array:
+    """ReLU backward: the gradient passes where the input was positive and is zero elsewhere.
+
+    Inputs:
+    - dout: upstream gradient, same shape as x
+    - cache: x from relu_forward
+
+    Returns:
+    - dx: same shape as x
+    """
+    x = cache
+    return dout * (x > 0)
+
+
+def sigmoid_forward(x: Array) -> tuple[Array, Cache]:
+    """Sigmoid forward: out = 1 / (1 + exp(-x)), elementwise.
+
+    Inputs:
+    - x: array of any shape
+
+    Returns a tuple of:
+    - out: same shape as x, values in (0, 1)
+    - cache: out (the backward pass needs only the output)
+    """
+    xp = get_array_module(x)
+    # exp(-|x|) never overflows; the two branches are the same function rearranged.
+    e = xp.exp(-xp.abs(x))
+    out = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return out, out
+
+
+def sigmoid_backward(dout: Array, cache: Cache) -> Array:
+    """Sigmoid backward: dL/dx = dout * s * (1 - s) with s = sigmoid(x).
+
+    Inputs:
+    - dout: upstream gradient, same shape as x
+    - cache: out from sigmoid_forward
+
+    Returns:
+    - dx: same shape as x
+    """
+    s = cache
+    return dout * s * (1 - s)
+
+
+# ---------------------------------------------------------------------- sandwich
+
+
+def affine_relu_forward(x: Array, w: Array, b: Array) -> tuple[Array, Cache]:
+    """Affine layer followed by a ReLU.
+
+    Inputs:
+    - x: (N, d_1, ..., d_k); w: (D, M); b: (M,)
+
+    Returns a tuple of:
+    - out: (N, M)
+    - cache: (affine cache, relu cache)
+    """
+    a, fc_cache = affine_forward(x, w, b)
+    out, relu_cache = relu_forward(a)
+    return out, (fc_cache, relu_cache)
+
+
+def affine_relu_backward(dout: Array, cache: Cache) -> tuple[Array, Array, Array]:
+    """Backward pass of affine_relu_forward.
+
+    Inputs:
+    - dout: (N, M) upstream gradient
+    - cache: from affine_relu_forward
+
+    Returns dx (N, d_1, ..., d_k), dw (D, M), db (M,).
+    """
+    fc_cache, relu_cache = cache
+    da = relu_backward(dout, relu_cache)
+    return affine_backward(da, fc_cache)
+
+
+# ---------------------------------------------------------------------- dropout
+
+
+def dropout_forward(x: Array, dropout_param: dict[str, Any]) -> tuple[Array, Cache]:
+    """Inverted dropout forward.
+
+    Inputs:
+    - x: array of any shape
+    - dropout_param: dict with
+      - p: probability of *keeping* each unit (0 < p <= 1)
+      - mode: "train" (drop units) or "test" (identity)
+      - seed: optional int; if given, the mask is the same on every call (for gradient checks)
+
+    In training, each unit is kept with probability p and the kept ones are divided by p, so the
+    expected output equals x and the test-time pass needs no rescaling.
+
+    Returns a tuple of:
+    - out: same shape as x
+    - cache: (dropout_param, mask), mask None in test mode
+    """
+    p = dropout_param["p"]
+    mode = dropout_param.get("mode", "train")
+    if not 0 < p <= 1:
+        raise ValueError(f"dropout keep probability p must be in (0, 1], got {p}.")
+    if mode not in ("train", "test"):
+        raise ValueError(f"dropout mode must be 'train' or 'test', got {mode!r}.")
+
+    if mode == "test":
+        return x, (dropout_param, None)
+
+    xp = get_array_module(x)
+    seed = dropout_param.get("seed")
+    random = xp.random if seed is None else xp.random.RandomState(seed)
+    uniform = random.rand(*x.shape)
+    mask = (uniform < p).astype(x.dtype) / p
+    return x * mask, (dropout_param, mask)
+
+
+def dropout_backward(dout: Array, cache: Cache) -> Array:
+    """Inverted dropout backward: the gradient flows through the kept units, scaled by 1/p.
+
+    Inputs:
+    - dout: upstream gradient, same shape as x
+    - cache: (dropout_param, mask) from dropout_forward
+
+    Returns:
+    - dx: same shape as x
+    """
+    dropout_param, mask = cache
+    if mask is None:  # test mode was the identity
+        return dout
+    return dout * mask
+
+
+# ---------------------------------------------------------------------- losses
+
+
+def softmax_loss(x: Array, y: Array) -> tuple[float, Array]:
+    """Softmax (cross-entropy) loss, averaged over the batch.
+
+    Inputs:
+    - x: (N, C) class scores; x[i, j] is the score of class j for example i
+    - y: (N,) integer labels, 0 <= y[i] < C
+
+    Returns a tuple of:
+    - loss: Python float
+    - dx: (N, C) gradient of the loss with respect to x
+    """
+    xp = get_array_module(x)
+    num_examples = x.shape[0]
+    rows = xp.arange(num_examples)
+
+    # Subtracting the row maximum does not change the softmax and keeps exp() from overflowing.
+    shifted = x - x.max(axis=1, keepdims=True)
+    log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -log_probs[rows, y].sum() / num_examples
+
+    dx = xp.exp(log_probs)
+    dx[rows, y] -= 1
+    dx /= num_examples
+    return float(loss), dx
+
+
+def svm_loss(x: Array, y: Array, delta: float = 1.0) -> tuple[float, Array]:
+    """Multiclass SVM (hinge) loss, averaged over the batch.
+
+    L_i = sum over j != y_i of max(0, x[i, j] - x[i, y_i] + delta)
+
+    Inputs:
+    - x: (N, C) class scores
+    - y: (N,) integer labels, 0 <= y[i] < C
+    - delta: the margin (1.0 in the course)
+
+    Returns a tuple of:
+    - loss: Python float
+    - dx: (N, C) gradient of the loss with respect to x
+    """
+    xp = get_array_module(x)
+    num_examples = x.shape[0]
+    rows = xp.arange(num_examples)
+
+    correct = x[rows, y][:, None]
+    margins = xp.maximum(0, x - correct + delta)
+    margins[rows, y] = 0  # the correct class is not compared with itself
+    loss = margins.sum() / num_examples
+
+    # Each violated margin adds +1 to its class and -1 to the correct class.
+    violated = (margins > 0).astype(x.dtype)
+    dx = violated
+    dx[rows, y] = -violated.sum(axis=1)
+    dx /= num_examples
+    return float(loss), dx
