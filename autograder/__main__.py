@@ -14,10 +14,19 @@ from collections.abc import Sequence
 
 # command name -> (module that implements it, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": (
-        "autograder.train_demo",
-        "train a small ConvNet for a minute or two and plot its loss curve",
-    ),
+    "release": ("autograder.commands.release",
+                "regenerate assignments/ from solutions/ and run the leak check"),
+    "collect": ("autograder.commands.collect",
+                "collect a folder of student folders or LMS zips into grading/submitted/"),
+    "grade": ("autograder.commands.grade",
+              "autograde the collected submissions in parallel, each in its own sandbox"),
+    "feedback": ("autograder.commands.feedback",
+                 "write one feedback page per student (no hidden test source)"),
+    "export": ("autograder.commands.export", "write grades.csv and the summary report"),
+    "demo": ("autograder.commands.demo",
+             "release, collect the bundled samples, grade, export and print the table"),
+    "train-demo": ("autograder.train_demo",
+                   "train a small ConvNet for a minute or two and plot its loss curve"),
 }
 
 

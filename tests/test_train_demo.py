@@ -1,4 +1,4 @@
-"""End-to-end test of `python -m autograder demo` in a subprocess, on synthetic data."""
+"""End-to-end test of `python -m autograder train-demo` in a subprocess, on synthetic data."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def run_demo(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str
     env["CS231KIT_DATA_DIR"] = str(tmp_path / "data")
     env["MPLBACKEND"] = "Agg"
     return subprocess.run(
-        [sys.executable, "-m", "autograder", "demo", *args],
+        [sys.executable, "-m", "autograder", "train-demo", *args],
         cwd=tmp_path,  # nothing may be written into the repository
         env={**env, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])},
         capture_output=True,

@@ -163,7 +163,9 @@ def dropout_forward(x: Array, dropout_param: dict[str, Any]) -> tuple[Array, Cac
     - dropout_param: dict with
       - p: probability of *keeping* each unit (0 < p <= 1)
       - mode: "train" (drop units) or "test" (identity)
-      - seed: optional int; if given, the mask is the same on every call (for gradient checks)
+      - seed: optional int; if given, the keep-mask is default_rng(seed).random(x.shape) < p,
+        the same on every call (for gradient checks); if not, random(x.shape) < p from the
+        global generator (the rule notebook 04 documents)
 
     In training, each unit is kept with probability p and the kept ones are divided by p, so the
     expected output equals x and the test-time pass needs no rescaling.
@@ -184,8 +186,8 @@ def dropout_forward(x: Array, dropout_param: dict[str, Any]) -> tuple[Array, Cac
 
     xp = get_array_module(x)
     seed = dropout_param.get("seed")
-    random = xp.random if seed is None else xp.random.RandomState(seed)
-    uniform = random.rand(*x.shape)
+    random = xp.random if seed is None else xp.random.default_rng(seed)
+    uniform = random.random(x.shape)
     mask = (uniform < p).astype(x.dtype) / p
     return x * mask, (dropout_param, mask)
 

@@ -1,0 +1,65 @@
+"""The TA workflow end to end on the bundled samples: release, collect, grade, export, feedback.
+
+Prints the grade table with each sample's expected outcome and exits non-zero if any differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from autograder.collect import collect
+from autograder.commands.collect import print_report
+from autograder.commands.grade import progress_line
+from autograder.course import ROOT
+from autograder.export import export
+from autograder.feedback import write_feedback
+from autograder.grading import MISSING, GradingPaths, grade_all
+from autograder.release import ReleaseError, generate_release
+from autograder.samples import SAMPLES, build_samples
+from autograder.sandbox import Limits
+
+# Short limits keep the runaway samples quick; honest notebooks need far less than a minute a cell.
+DEMO_LIMITS = Limits(cell_timeout_s=60, notebook_timeout_s=240, memory_mb=3072, max_file_mb=64)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", "-j", type=int, default=min(2, os.cpu_count() or 1),
+                        help="parallel workers (default %(default)s)")
+    parser.add_argument("--force", action="store_true", help="regrade unchanged samples too")
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = GradingPaths()
+    print("1. release: regenerate assignments/a2 from solutions/a2 and run the leak check")
+    try:
+        generate_release()
+    except ReleaseError as exc:
+        print(f"release failed: {exc}")
+        return 1
+    print("2. collect the bundled samples")
+    source = build_samples(paths.root / "samples")
+    print_report(collect(source, paths))
+    print(f"3. grade with {args.jobs} worker(s) (cell limit {DEMO_LIMITS.cell_timeout_s} s, "
+          f"memory {DEMO_LIMITS.memory_mb} MB)")
+    results = grade_all(paths, jobs=args.jobs, force=args.force, limits=DEMO_LIMITS,
+                        report=progress_line)
+    csv_path, report = export(paths)
+    pages = write_feedback(paths)
+    print("4. results\n")
+    print(f"{'student':<15}{'status':<17}{'score':>6}  {'late':<5}{'as expected':<12}reason")
+    mismatches = 0
+    for sample in SAMPLES:
+        result = results[sample.student]
+        score = "" if result.status == MISSING else f"{result.score:g}"
+        ok = (result.status == sample.status and result.late == sample.late
+              and (sample.score is None or result.score == sample.score)
+              and sample.reason in result.reason)
+        mismatches += not ok
+        print(f"{sample.student:<15}{result.status:<17}{score:>6}  {'late' if result.late else '':<5}"
+              f"{'yes' if ok else 'NO':<12}{result.reason[:90]}")
+    print(f"\nCSV: {csv_path.relative_to(ROOT)}\nreport: {report.relative_to(ROOT)}\n"
+          f"feedback: {len(pages)} pages in {pages[0].parent.relative_to(ROOT)}/")
+    if mismatches:
+        print(f"{mismatches} sample(s) did not get their expected outcome")
+    return 1 if mismatches else 0

@@ -1,0 +1,63 @@
+"""One feedback page per student: per test, passed or failed, points, and the diagnostic message.
+
+The message is what the hidden test reported (for example "affine_backward (seed 1): dw is wrong
+(relative error 3.1e-01 > tolerance 1e-07)"); the source of hidden tests is never shown, unlike
+nbgrader's own feedback, which prints it.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from autograder import rubric
+from autograder.grading import MISSING, GradingPaths, SubmissionResult, load_results
+
+
+def render(result: SubmissionResult) -> str:
+    sections = []
+    for name in rubric.POINTS:
+        cells = [c for c in result.cells if c.notebook == name]
+        rows = "\n".join(
+            f"<tr class='{'pass' if c.passed else 'fail'}'><td>{html.escape(c.grade_id)}</td>"
+            f"<td>{'passed' if c.passed else 'failed'}</td>"
+            f"<td>{c.points:g} / {c.max_points:g}</td>"
+            f"<td><pre>{html.escape(c.message)}</pre></td></tr>"
+            for c in cells
+        )
+        got = sum(c.points for c in cells)
+        total = sum(rubric.POINTS[name].values())
+        sections.append(
+            f"<h2>{html.escape(name)}: {got:g} / {total}</h2>"
+            f"<table><tr><th>test</th><th>result</th><th>points</th><th>message</th></tr>{rows}</table>"
+        )
+    status = html.escape(result.status)
+    reason = f"<p><b>Note:</b> {html.escape(result.reason)}</p>" if result.reason else ""
+    score = "" if result.status == MISSING else f"{result.score:g} / {rubric.TOTAL}"
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Feedback for {html.escape(result.student)}</title>
+<style>body{{font-family:sans-serif;margin:2em}} td,th{{padding:2px 8px;text-align:left;
+vertical-align:top}} tr.pass{{background:#e8f5e9}} tr.fail{{background:#fde9e7}}
+pre{{margin:0;white-space:pre-wrap}}</style></head>
+<body><h1>Assignment {rubric.ASSIGNMENT}: feedback for {html.escape(result.student)}</h1>
+<p>Status: <b>{status}</b>{'' if not result.late else ' (late)'}. Score: <b>{score}</b></p>
+{reason}
+{''.join(sections)}
+</body></html>
+"""
+
+
+def write_feedback(paths: GradingPaths | None = None) -> list[Path]:
+    """Write ``grading/report/feedback/<id>.html`` for every graded student."""
+    paths = paths or GradingPaths()
+    results = load_results(paths)
+    if not results:
+        raise FileNotFoundError(f"no grading results in {paths.results}: run `python -m autograder grade`")
+    folder = paths.root / "report" / "feedback"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for student, result in results.items():
+        path = folder / f"{student}.html"
+        path.write_text(render(result))
+        written.append(path)
+    return written

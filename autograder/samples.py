@@ -1,0 +1,163 @@
+"""The bundled sample submissions and the outcome each must get.
+
+The samples are built from the current ``solutions/a2`` and ``assignments/a2`` (so they never go
+stale), written as a folder of per-student folders and LMS zips, exactly what a TA would collect:
+
+| sample | what it is | expected |
+| --- | --- | --- |
+| perfect | the reference solutions | graded, 100 |
+| partial | two functions wrong (dw averaged over N; dropout mask not divided by p) | graded, 94 |
+| blank | the untouched release | graded, 0 |
+| not-json | notebook 02 is not JSON | failed-to-grade (malformed notebook), 85 |
+| deleted-test | a test cell of notebook 02 deleted | graded, 100 (nbgrader restores it) |
+| copied-cell | an answer cell of notebook 02 copied | graded, 100 (collect repairs it) |
+| renamed | ``02_... (1).ipynb`` in an LMS zip marked LATE | graded, 100, late |
+| infinite-loop | notebook 02 only, an answer cell never ends | failed-to-grade (timeout), 13 |
+| memory-bomb | notebook 02 only, an answer cell allocates 80 GB | failed-to-grade (memory), 13 |
+| output-flood | notebook 02 only, an answer cell prints 200,000 lines | failed-to-grade (output flood), 15 |
+| nothing | a folder without notebooks | missing |
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.course import ASSIGNMENT, RELEASE_DIR, SOURCE_DIR
+from autograder.grading import FAILED, GRADED, MISSING
+
+Notebooks = dict[str, dict]  # file name -> notebook JSON (or a str for raw, broken content)
+JACOBIANS = "02_jacobian_free_gradients"
+
+
+@dataclass(frozen=True)
+class Sample:
+    student: str
+    description: str
+    status: str
+    score: float | None
+    reason: str = ""  # a phrase the failure reason must contain
+    late: bool = False
+
+
+SAMPLES = [
+    Sample("perfect", "the reference solutions", GRADED, 100),
+    Sample("partial", "two functions wrong", GRADED, 94),
+    Sample("blank", "the untouched release", GRADED, 0),
+    Sample("not-json", "notebook 02 is not JSON", FAILED, 85, "malformed notebook"),
+    Sample("deleted-test", "a test cell deleted", GRADED, 100),
+    Sample("copied-cell", "a graded cell copied", GRADED, 100),
+    Sample("renamed", "a renamed notebook in an LMS zip marked late", GRADED, 100, late=True),
+    Sample("infinite-loop", "an answer cell that never ends", FAILED, 13, "timeout"),
+    Sample("memory-bomb", "an answer cell that allocates 80 GB", FAILED, 13, "memory"),
+    Sample("output-flood", "an answer cell that prints 200,000 lines", FAILED, 15, "output flood"),
+    Sample("nothing", "a folder without notebooks", MISSING, None),
+]
+
+
+def _load(folder: Path) -> Notebooks:
+    return {p.name: json.loads(p.read_text()) for p in sorted((folder / ASSIGNMENT).glob("*.ipynb"))}
+
+
+def _cell(nb: dict, grade_id: str) -> dict:
+    for cell in nb["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id:
+            return cell
+    raise KeyError(f"no cell with grade_id {grade_id!r}: update autograder/samples.py")
+
+
+def _edit(nb: dict, grade_id: str, old: str, new: str) -> None:
+    """Replace text in an answer cell; fail loudly if the solution no longer contains it."""
+    cell = _cell(nb, grade_id)
+    source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+    if old not in source:
+        raise ValueError(f"{grade_id}: {old!r} not found in the solution: update autograder/samples.py")
+    cell["source"] = source.replace(old, new, 1)
+
+
+def _prepend(nb: dict, grade_id: str, code: str) -> None:
+    cell = _cell(nb, grade_id)
+    source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+    cell["source"] = code + source
+
+
+def _only(notebooks: Notebooks, name: str) -> Notebooks:
+    return {f"{name}.ipynb": notebooks[f"{name}.ipynb"]}
+
+
+def _partial(sol: Notebooks) -> Notebooks:
+    _edit(sol[f"{JACOBIANS}.ipynb"], "matmul_backward", "dw = x.T @ dy", "dw = x.T @ dy / x.shape[0]")
+    _edit(sol["04_dropout.ipynb"], "dropout_forward", "mask = (keep / p)", "mask = (keep * 1.0)")
+    return sol
+
+
+def _deleted_test(sol: Notebooks) -> Notebooks:
+    nb = sol[f"{JACOBIANS}.ipynb"]
+    nb["cells"].remove(_cell(nb, "test_relu_jacobian"))
+    return sol
+
+
+def _copied_cell(sol: Notebooks) -> Notebooks:
+    nb = sol[f"{JACOBIANS}.ipynb"]
+    answer = _cell(nb, "relu_jacobian")
+    copy = json.loads(json.dumps(answer))
+    copy["id"] = "copied-by-student"
+    nb["cells"].insert(nb["cells"].index(answer) + 1, copy)
+    return sol
+
+
+def _runaway(code: str) -> Callable[[Notebooks, Notebooks], Notebooks]:
+    def build(sol: Notebooks, release: Notebooks) -> Notebooks:
+        del release
+        notebooks = _only(sol, JACOBIANS)
+        _prepend(notebooks[f"{JACOBIANS}.ipynb"], "relu_jacobian", code)
+        return notebooks
+    return build
+
+
+BUILDERS: dict[str, Callable[[Notebooks, Notebooks], Notebooks]] = {
+    "perfect": lambda sol, rel: sol,
+    "partial": lambda sol, rel: _partial(sol),
+    "blank": lambda sol, rel: rel,
+    "not-json": lambda sol, rel: {**sol, f"{JACOBIANS}.ipynb": "{this is not json"},  # type: ignore[dict-item]
+    "deleted-test": lambda sol, rel: _deleted_test(sol),
+    "copied-cell": lambda sol, rel: _copied_cell(sol),
+    "renamed": lambda sol, rel: {
+        (f"{JACOBIANS} (1).ipynb" if name == f"{JACOBIANS}.ipynb" else name): nb
+        for name, nb in sol.items()
+    },
+    "infinite-loop": _runaway("while True:  # a runaway loop\n    pass\n"),
+    # 80 GB at once: the memory limit turns it into a MemoryError instead of a dead machine
+    "memory-bomb": _runaway("J_full = np.ones((100_000, 100_000))\n"),
+    "output-flood": _runaway("for i in range(200_000):\n    print('flood', i, 'x' * 60)\n"),
+    "nothing": lambda sol, rel: {},
+}
+
+
+def build_samples(dest: Path) -> Path:
+    """Write every sample under ``dest`` (one folder, or an LMS zip for ``renamed``)."""
+    if set(BUILDERS) != {s.student for s in SAMPLES}:
+        raise RuntimeError("SAMPLES and BUILDERS disagree")
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for sample in SAMPLES:
+        notebooks = BUILDERS[sample.student](_load(SOURCE_DIR), _load(RELEASE_DIR))
+        files = {name: nb if isinstance(nb, str) else json.dumps(nb, indent=1)
+                 for name, nb in notebooks.items()}
+        if sample.student == "renamed":
+            with zipfile.ZipFile(dest / "renamed_LATE_20261122_a2.zip", "w") as archive:
+                for name, text in files.items():
+                    archive.writestr(f"submission/{name}", text)
+            continue
+        folder = dest / sample.student
+        folder.mkdir()
+        for name, text in files.items():
+            (folder / name).write_text(text)
+        if not files:
+            (folder / "README.txt").write_text("I could not finish in time.\n")
+    return dest
+

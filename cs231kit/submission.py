@@ -1,0 +1,225 @@
+"""Check your assignment before you hand it in, and pack it the way the graders expect.
+
+From a terminal, in the folder that holds your notebooks::
+
+    cs231kit-check-submission            # or: python -m cs231kit.submission
+
+or from the last cell of a notebook::
+
+    from cs231kit.submission import check
+    check()
+
+It checks that
+
+1. every notebook is valid JSON and a notebook;
+2. the grading metadata is intact: no graded cell deleted, copied or edited (the test cells carry a
+   checksum that must still match), so the grader can find your answers;
+3. every answer cell is filled in (no ``raise NotImplementedError()`` left);
+4. the notebooks run top to bottom in a fresh kernel and the visible tests pass (skip with
+   ``run=False``);
+
+says what to fix, and writes ``<assignment>_submission.zip`` with your notebooks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STUB_MARKERS = ("raise NotImplementedError()", "YOUR CODE HERE")
+# Set while the notebooks run inside the check, so a check() cell does not start another check.
+NESTED_ENV = "CS231KIT_SUBMISSION_CHECK"
+
+
+@dataclass
+class NotebookReport:
+    """What the check found in one notebook: ``problems`` must be fixed, ``notes`` are hints."""
+
+    name: str
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class SubmissionCheck:
+    notebooks: list[NotebookReport]
+    zip_path: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.notebooks) and all(nb.ok for nb in self.notebooks)
+
+    def __str__(self) -> str:
+        lines = []
+        for nb in self.notebooks:
+            lines.append(f"{'OK  ' if nb.ok else 'FIX '} {nb.name}")
+            lines += [f"       - {p}" for p in nb.problems]
+            lines += [f"       . {n}" for n in nb.notes]
+        if not self.notebooks:
+            lines.append("FIX  no notebooks (*.ipynb) found in this folder")
+        verdict = "Ready to submit." if self.ok else "Not ready: fix the items marked FIX above."
+        lines.append(verdict)
+        if self.zip_path is not None:
+            lines.append(f"Wrote {self.zip_path} (upload this file).")
+        return "\n".join(lines)
+
+
+def _nbgrader(cell: dict[str, Any]) -> dict[str, Any] | None:
+    meta = cell.get("metadata", {}).get("nbgrader")
+    return meta if isinstance(meta, dict) and meta.get("grade_id") else None
+
+
+def _source(cell: dict[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def cell_checksum(cell: dict[str, Any]) -> str:
+    """The checksum nbgrader stores for a graded cell (source, type, flags, id and points)."""
+    meta = _nbgrader(cell) or {}
+    grade, solution = bool(meta.get("grade")), bool(meta.get("solution"))
+    locked = False if solution else (True if grade else bool(meta.get("locked")))
+    digest = hashlib.md5()
+    for part in (_source(cell), cell.get("cell_type", ""), str(grade), str(solution), str(locked),
+                 meta.get("grade_id", "")):
+        digest.update(part.encode("utf-8"))
+    if grade:
+        digest.update(str(float(meta.get("points", 0))).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def check_structure(path: Path) -> NotebookReport:
+    """Checks 1–3 for one notebook (no code is run)."""
+    report = NotebookReport(path.name)
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        report.problems.append(
+            f"not a readable notebook ({exc}); restore it from your last good copy "
+            "(JupyterLab: File > Revert, or your backup)"
+        )
+        return report
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        report.problems.append("not a notebook (no list of cells); restore it from a good copy")
+        return report
+    seen: dict[str, int] = {}
+    graded = 0
+    for index, cell in enumerate(nb["cells"], start=1):
+        meta = _nbgrader(cell)
+        if meta is None:
+            continue
+        graded += 1
+        grade_id = meta["grade_id"]
+        if grade_id in seen:
+            report.problems.append(
+                f"cell {index} is a copy of graded cell {grade_id!r} (cell {seen[grade_id]}); "
+                "delete the copy and keep your code in the original cell"
+            )
+            continue
+        seen[grade_id] = index
+        is_answer = meta.get("solution") and not meta.get("grade")
+        if is_answer and any(marker in _source(cell) for marker in STUB_MARKERS):
+            report.problems.append(f"answer cell {grade_id!r} (cell {index}) is not filled in yet")
+        stored = meta.get("checksum")
+        if not is_answer and stored and cell_checksum(cell) != stored:
+            report.problems.append(
+                f"test cell {grade_id!r} (cell {index}) was edited; the grader restores the "
+                "original, so undo your change (copy the cell from a fresh copy of the assignment)"
+            )
+    if graded == 0:
+        report.problems.append(
+            "no graded cells found: the grading metadata is missing (was the notebook re-created "
+            "or saved by another editor?); start from the assignment's copy and paste your code in"
+        )
+    return report
+
+
+def run_notebook(path: Path, timeout: int = 600) -> list[str]:
+    """Execute a notebook in a fresh kernel (its own folder as cwd); return the cells that failed."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    os.environ[NESTED_ENV] = "1"
+    try:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                                resources={"metadata": {"path": str(path.parent)}})
+        client.execute()
+    finally:
+        os.environ.pop(NESTED_ENV, None)
+    failures = []
+    for index, cell in enumerate(nb.cells, start=1):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                meta = _nbgrader(cell)
+                label = f"{meta['grade_id']!r} (cell {index})" if meta else f"cell {index}"
+                message = f"{out.get('ename')}: {out.get('evalue')}".strip()
+                failures.append(f"{label} raised {message[:300]}")
+    return failures
+
+
+def write_zip(notebooks: list[Path], zip_path: Path) -> Path:
+    """Pack the notebooks (names unchanged) into a zip that the course's `collect` accepts."""
+    tmp = zip_path.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in notebooks:
+            archive.write(path, arcname=path.name)
+    tmp.replace(zip_path)
+    return zip_path
+
+
+def check(
+    folder: str | Path = ".",
+    *,
+    run: bool = True,
+    zip_name: str | None = None,
+    timeout: int = 600,
+    verbose: bool = True,
+) -> SubmissionCheck:
+    """Check every notebook in ``folder``; write the zip; print and return the report."""
+    if os.environ.get(NESTED_ENV):
+        return SubmissionCheck([])  # running inside the check itself: nothing to do
+    folder = Path(folder).resolve()
+    notebooks = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+    reports = [check_structure(p) for p in notebooks]
+    if run:
+        for path, report in zip(notebooks, reports):
+            if report.ok:
+                report.problems += [f"{f}: fix it and run the notebook again"
+                                    for f in run_notebook(path, timeout)]
+    result = SubmissionCheck(reports)
+    if notebooks:
+        name = zip_name or f"{folder.name}_submission.zip"
+        result.zip_path = write_zip(notebooks, folder / name)
+    if verbose:
+        print(result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="cs231kit-check-submission",
+        description="Check your notebooks before you submit them, and write the zip to upload.",
+    )
+    parser.add_argument("folder", nargs="?", default=".", help="folder with your notebooks")
+    parser.add_argument("--no-run", action="store_true", help="do not execute the notebooks")
+    parser.add_argument("--zip", dest="zip_name", help="name of the zip file to write")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    args = parser.parse_args(argv)
+    result = check(args.folder, run=not args.no_run, zip_name=args.zip_name, timeout=args.timeout)
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
