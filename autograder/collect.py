@@ -134,11 +134,16 @@ def _read_entry(entry: Path) -> tuple[dict[str, bytes], list[str]]:
             with zipfile.ZipFile(entry) as archive:
                 for info in archive.infolist():
                     parts = PurePosixPath(info.filename).parts
-                    if (not info.filename.endswith(".ipynb") or "__MACOSX" in parts
-                            or ".ipynb_checkpoints" in parts):
+                    if (
+                        not info.filename.endswith(".ipynb")
+                        or "__MACOSX" in parts
+                        or ".ipynb_checkpoints" in parts
+                    ):
                         continue
                     if info.file_size > MAX_NOTEBOOK_BYTES:
-                        problems.append(f"{info.filename} is larger than {MAX_NOTEBOOK_BYTES >> 20} MB")
+                        problems.append(
+                            f"{info.filename} is larger than {MAX_NOTEBOOK_BYTES >> 20} MB"
+                        )
                         continue
                     files[info.filename] = archive.read(info)
         except zipfile.BadZipFile:
@@ -155,7 +160,8 @@ def collect(src: Path, paths: GradingPaths | None = None) -> dict[str, StudentRe
     expected = expected_notebooks()
     if not expected:
         raise FileNotFoundError(
-            f"no release notebooks in {RELEASE_DIR / ASSIGNMENT}: run `python -m autograder release`"
+            f"no release notebooks in {RELEASE_DIR / ASSIGNMENT}: "
+            "run `python -m autograder release`"
         )
     shutil.rmtree(paths.submitted, ignore_errors=True)
     paths.submitted.mkdir(parents=True)
@@ -180,20 +186,30 @@ def collect(src: Path, paths: GradingPaths | None = None) -> dict[str, StudentRe
                 target = map_notebook(name, None, expected)
                 label = target or name
                 report.malformed.append(label)
-                report.notebooks[label] = f"malformed notebook ({name} is not a valid notebook: {exc})"
+                report.notebooks[label] = (
+                    f"malformed notebook ({name} is not a valid notebook: {exc})"
+                )
                 continue
             target = map_notebook(name, notebook, expected)
             if target is None:
-                report.problems.append(f"{name} does not match any notebook of {ASSIGNMENT}; skipped")
+                report.problems.append(
+                    f"{name} does not match any notebook of {ASSIGNMENT}; skipped"
+                )
                 continue
             if target in report.notebooks:
-                report.problems.append(f"{name} maps to {target}, which was already collected; skipped")
+                report.problems.append(
+                    f"{name} maps to {target}, which was already collected; skipped"
+                )
                 continue
-            notes = [] if name == f"{target}.ipynb" else [f"renamed: {name} graded as {target}.ipynb"]
+            notes = (
+                [] if name == f"{target}.ipynb" else [f"renamed: {name} graded as {target}.ipynb"]
+            )
             notes += repair_duplicates(notebook)
             missing = [g for g in grade_ids(expected[target]) if g not in grade_ids(notebook)]
-            notes += [f"graded cell {g!r} was deleted (restored from the release at grading)"
-                      for g in missing]
+            notes += [
+                f"graded cell {g!r} was deleted (restored from the release at grading)"
+                for g in missing
+            ]
             (out / f"{target}.ipynb").write_text(json.dumps(notebook, indent=1))
             report.notebooks[target] = "; ".join(notes) or "ok"
         for name in expected:

@@ -57,7 +57,7 @@ class CourseDirs:
 
 
 def nbgrader_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for nbgrader: this interpreter's bin first (nbgrader shells out to ``alembic``)."""
+    """Environment for nbgrader: this interpreter's bin first (it shells out to ``alembic``)."""
     env = dict(os.environ)
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])

@@ -24,8 +24,16 @@ def _points(value: float) -> str:
 
 def csv_columns() -> list[str]:
     functions = [g for cells in rubric.POINTS.values() for g in cells]
-    return ["student_id", "status", "reason", "late", "score", "max_score",
-            *rubric.POINTS, *functions]
+    return [
+        "student_id",
+        "status",
+        "reason",
+        "late",
+        "score",
+        "max_score",
+        *rubric.POINTS,
+        *functions,
+    ]
 
 
 def csv_rows(results: dict[str, SubmissionResult]) -> list[dict[str, str]]:
@@ -68,8 +76,12 @@ def _plots(results: dict[str, SubmissionResult], folder: Path) -> list[str]:
     graded = [r for r in results.values() if r.status != MISSING]
     names = []
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist([r.score for r in graded], bins=range(0, rubric.TOTAL + 6, 5), color="#4472c4",
-            edgecolor="white")
+    ax.hist(
+        [r.score for r in graded],
+        bins=range(0, rubric.TOTAL + 6, 5),
+        color="#4472c4",
+        edgecolor="white",
+    )
     ax.set_xlabel("score")
     ax.set_ylabel("students")
     ax.set_title(f"Scores ({len(graded)} submissions)")
@@ -96,18 +108,23 @@ def _plots(results: dict[str, SubmissionResult], folder: Path) -> list[str]:
     return names
 
 
+def _report_row(student: str, r: SubmissionResult) -> str:
+    sid, status = html.escape(student), html.escape(r.status)
+    score = "" if r.status == MISSING else _points(r.score)
+    return (
+        f"<tr class='{status}'><td>{sid}</td><td>{status}</td><td>{score}</td>"
+        f"<td>{'late' if r.late else ''}</td><td>{html.escape(r.reason)}</td>"
+        f"<td><a href='feedback/{sid}.html'>feedback</a></td></tr>"
+    )
+
+
 def write_report(results: dict[str, SubmissionResult], folder: Path) -> Path:
     """``index.html`` with counts per status, the plots and one row per student."""
     folder.mkdir(parents=True, exist_ok=True)
     images = _plots(results, folder)
     counts = {s: sum(r.status == s for r in results.values()) for s in STATUSES}
     late = sum(r.late for r in results.values())
-    rows = "\n".join(
-        f"<tr class='{html.escape(r.status)}'><td>{html.escape(s)}</td><td>{html.escape(r.status)}</td>"
-        f"<td>{'' if r.status == MISSING else _points(r.score)}</td><td>{'late' if r.late else ''}</td>"
-        f"<td>{html.escape(r.reason)}</td><td><a href='feedback/{html.escape(s)}.html'>feedback</a></td></tr>"
-        for s, r in sorted(results.items())
-    )
+    rows = "\n".join(_report_row(s, r) for s, r in sorted(results.items()))
     summary = ", ".join(f"{n} {s}" for s, n in counts.items()) + f", {late} late"
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{rubric.ASSIGNMENT} grading report</title>
@@ -115,7 +132,7 @@ def write_report(results: dict[str, SubmissionResult], folder: Path) -> Path:
 tr.failed-to-grade{{background:#fde9e7}} tr.missing{{background:#eee}}</style></head>
 <body><h1>Assignment {rubric.ASSIGNMENT}: grading report</h1>
 <p>{len(results)} students: {summary}. Maximum score {rubric.TOTAL}.</p>
-{''.join(f'<img src="{name}" alt="{name}"> ' for name in images)}
+{"".join(f'<img src="{name}" alt="{name}"> ' for name in images)}
 <table><tr><th>student</th><th>status</th><th>score</th><th>late</th><th>reason</th><th></th></tr>
 {rows}
 </table></body></html>
@@ -130,7 +147,9 @@ def export(paths: GradingPaths | None = None, csv_path: Path | None = None) -> t
     paths = paths or GradingPaths()
     results = load_results(paths)
     if not results:
-        raise FileNotFoundError(f"no grading results in {paths.results}: run `python -m autograder grade`")
+        raise FileNotFoundError(
+            f"no grading results in {paths.results}: run `python -m autograder grade`"
+        )
     csv_file = write_csv(results, csv_path or paths.root / "grades.csv")
     report = write_report(results, paths.root / "report")
     return csv_file, report

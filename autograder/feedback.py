@@ -40,9 +40,9 @@ def render(result: SubmissionResult) -> str:
 vertical-align:top}} tr.pass{{background:#e8f5e9}} tr.fail{{background:#fde9e7}}
 pre{{margin:0;white-space:pre-wrap}}</style></head>
 <body><h1>Assignment {rubric.ASSIGNMENT}: feedback for {html.escape(result.student)}</h1>
-<p>Status: <b>{status}</b>{'' if not result.late else ' (late)'}. Score: <b>{score}</b></p>
+<p>Status: <b>{status}</b>{"" if not result.late else " (late)"}. Score: <b>{score}</b></p>
 {reason}
-{''.join(sections)}
+{"".join(sections)}
 </body></html>
 """
 
@@ -52,7 +52,9 @@ def write_feedback(paths: GradingPaths | None = None) -> list[Path]:
     paths = paths or GradingPaths()
     results = load_results(paths)
     if not results:
-        raise FileNotFoundError(f"no grading results in {paths.results}: run `python -m autograder grade`")
+        raise FileNotFoundError(
+            f"no grading results in {paths.results}: run `python -m autograder grade`"
+        )
     folder = paths.root / "report" / "feedback"
     folder.mkdir(parents=True, exist_ok=True)
     written = []

@@ -133,7 +133,9 @@ def _digest_files(paths: Iterable[Path], base: Path) -> str:
 
 def grader_digest() -> str:
     """Changes whenever the notebooks, hidden tests, reference code or rubric change."""
-    files = [p for p in SOURCE_DIR.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts]
+    files = [
+        p for p in SOURCE_DIR.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts
+    ]
     files += [p for p in (ROOT / "autograder").rglob("*.py")]
     return _digest_files(files, ROOT)
 
@@ -151,15 +153,26 @@ def prepare_template(paths: GradingPaths) -> Path:
         return template_db
     shutil.rmtree(paths.template, ignore_errors=True)
     paths.template.mkdir(parents=True)
-    dirs = CourseDirs(release=paths.template / "release", gradebook=template_db,
-                      submitted=paths.template / "none", autograded=paths.template / "none",
-                      feedback=paths.template / "none")
+    dirs = CourseDirs(
+        release=paths.template / "release",
+        gradebook=template_db,
+        submitted=paths.template / "none",
+        autograded=paths.template / "none",
+        feedback=paths.template / "none",
+    )
     run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], dirs, timeout=600)
     # The course gradebook must know the assignment too, so merged grades have cells to land in.
-    run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"],
-                 CourseDirs(release=paths.template / "release", gradebook=paths.course_dirs.gradebook,
-                            submitted=paths.submitted, autograded=paths.course_dirs.autograded,
-                            feedback=paths.course_dirs.feedback), timeout=600)
+    run_nbgrader(
+        ["generate_assignment", ASSIGNMENT, "--force"],
+        CourseDirs(
+            release=paths.template / "release",
+            gradebook=paths.course_dirs.gradebook,
+            submitted=paths.submitted,
+            autograded=paths.course_dirs.autograded,
+            feedback=paths.course_dirs.feedback,
+        ),
+        timeout=600,
+    )
     stamp.write_text(digest)
     return template_db
 
@@ -192,7 +205,9 @@ def _cell_messages(notebook: dict) -> dict[str, str]:
             continue
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                messages[meta["grade_id"]] = f"{out.get('ename', '')}: {out.get('evalue', '')}"[:2000]
+                messages[meta["grade_id"]] = f"{out.get('ename', '')}: {out.get('evalue', '')}"[
+                    :2000
+                ]
     return messages
 
 
@@ -219,7 +234,9 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def grade_one(student: str, paths: GradingPaths, template_db: Path, limits: Limits) -> SubmissionResult:
+def grade_one(
+    student: str, paths: GradingPaths, template_db: Path, limits: Limits
+) -> SubmissionResult:
     """Grade one collected submission in its private, limited workspace."""
     source = paths.submitted / student / ASSIGNMENT
     notebooks = sorted(source.glob("*.ipynb")) if source.is_dir() else []
@@ -234,17 +251,37 @@ def grade_one(student: str, paths: GradingPaths, template_db: Path, limits: Limi
         if (source.parent / extra).exists():
             shutil.copy2(source.parent / extra, dirs.submitted / student / extra)
     shutil.copy2(template_db, dirs.gradebook)
-    dirs = CourseDirs(release=paths.template / "release", submitted=dirs.submitted,
-                      autograded=dirs.autograded, feedback=dirs.feedback, gradebook=dirs.gradebook)
-    cmd = [*limits.launcher(), sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT,
-           f"--student={student}", "--force", f"--Execute.timeout={limits.cell_timeout_s}",
-           *dirs.options()]
+    dirs = CourseDirs(
+        release=paths.template / "release",
+        submitted=dirs.submitted,
+        autograded=dirs.autograded,
+        feedback=dirs.feedback,
+        gradebook=dirs.gradebook,
+    )
+    cmd = [
+        *limits.launcher(),
+        sys.executable,
+        "-m",
+        "nbgrader",
+        "autograde",
+        ASSIGNMENT,
+        f"--student={student}",
+        "--force",
+        f"--Execute.timeout={limits.cell_timeout_s}",
+        *dirs.options(),
+    ]
     budget = limits.notebook_timeout_s * len(rubric.POINTS)
     log_path = ws / "nbgrader.log"
     reasons: list[str] = []
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=nbgrader_env({"CS231KIT_GRADING": "1"}),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=nbgrader_env({"CS231KIT_GRADING": "1"}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             returncode = proc.wait(timeout=budget)
         except subprocess.TimeoutExpired:
@@ -267,13 +304,21 @@ def grade_one(student: str, paths: GradingPaths, template_db: Path, limits: Limi
         if returncode is not None and not path.exists() and (source / f"{name}.ipynb").exists():
             reasons.append(f"{name}: nbgrader could not grade it ({_log_reason(log_text, name)})")
         for grade_id, max_points in points.items():
-            cells.append(CellResult(name, grade_id, scores.get((name, grade_id), 0.0),
-                                    float(max_points), messages.get(grade_id, "")))
+            cells.append(
+                CellResult(
+                    name,
+                    grade_id,
+                    scores.get((name, grade_id), 0.0),
+                    float(max_points),
+                    messages.get(grade_id, ""),
+                )
+            )
     if returncode not in (0, None) and not reasons:
         reasons.append(f"grader error: nbgrader exited with {returncode} ({_log_reason(log_text)})")
     status = FAILED if reasons else GRADED
-    return SubmissionResult(student, status, "; ".join(reasons), seconds=time.perf_counter() - start,
-                            cells=cells)
+    return SubmissionResult(
+        student, status, "; ".join(reasons), seconds=time.perf_counter() - start, cells=cells
+    )
 
 
 def _log_reason(log_text: str, notebook: str | None = None) -> str:
@@ -372,7 +417,9 @@ def grade_all(
             result.digest = digest
             info = manifest.get(student, {})
             result.late = bool(info.get("late"))
-            malformed = [f"malformed notebook: {info['notebooks'][n]}" for n in info.get("malformed", [])]
+            malformed = [
+                f"malformed notebook: {info['notebooks'][n]}" for n in info.get("malformed", [])
+            ]
             if malformed:
                 result.status = FAILED
                 result.reason = "; ".join([*malformed, *filter(None, [result.reason])])

@@ -125,7 +125,10 @@ def _targets(release_dir: Path, library_dir: Path) -> Iterator[tuple[str, list[s
         for index, lines in _cell_sources(notebook):
             yield f"{notebook.relative_to(release_dir.parent)} cell {index}", lines
     for path in sorted(library_dir.rglob("*.py")):
-        yield str(path.relative_to(library_dir.parent)), path.read_text(encoding="utf-8").splitlines()
+        yield (
+            str(path.relative_to(library_dir.parent)),
+            path.read_text(encoding="utf-8").splitlines(),
+        )
 
 
 def find_leaks(

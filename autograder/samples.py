@@ -5,17 +5,21 @@ stale), written as a folder of per-student folders and LMS zips, exactly what a 
 
 | sample | what it is | expected |
 | --- | --- | --- |
-| perfect | the reference solutions | graded, 100 |
-| partial | two functions wrong (dw averaged over N; dropout mask not divided by p) | graded, 94 |
+| perfect | the reference solutions, all five notebooks | graded, 100 |
+| partial | all five, two functions wrong (dw averaged over N; dropout mask not | graded, 94 |
+|  | divided by p) | |
 | blank | the untouched release | graded, 0 |
-| not-json | notebook 02 is not JSON | failed-to-grade (malformed notebook), 85 |
-| deleted-test | a test cell of notebook 02 deleted | graded, 100 (nbgrader restores it) |
-| copied-cell | an answer cell of notebook 02 copied | graded, 100 (collect repairs it) |
-| renamed | ``02_... (1).ipynb`` in an LMS zip marked LATE | graded, 100, late |
+| not-json | notebook 02 is not JSON; notebook 04 is right | failed-to-grade (malformed), 10 |
+| deleted-test | notebook 02 only, one of its test cells deleted | graded, 15 (restored) |
+| copied-cell | notebook 02 only, an answer cell copied | graded, 15 (collect repairs it) |
+| renamed | ``02_... (1).ipynb`` in an LMS zip marked LATE | graded, 15, late |
 | infinite-loop | notebook 02 only, an answer cell never ends | failed-to-grade (timeout), 13 |
 | memory-bomb | notebook 02 only, an answer cell allocates 80 GB | failed-to-grade (memory), 13 |
-| output-flood | notebook 02 only, an answer cell prints 200,000 lines | failed-to-grade (output flood), 15 |
+| output-flood | notebook 02 only, a cell prints 200,000 lines | failed-to-grade (flood), 15 |
 | nothing | a folder without notebooks | missing |
+
+Most samples carry only notebook 02 (the quickest to run): the other notebooks then count as not
+submitted (0 points), which keeps the demo short without changing what each sample shows.
 """
 
 from __future__ import annotations
@@ -48,10 +52,10 @@ SAMPLES = [
     Sample("perfect", "the reference solutions", GRADED, 100),
     Sample("partial", "two functions wrong", GRADED, 94),
     Sample("blank", "the untouched release", GRADED, 0),
-    Sample("not-json", "notebook 02 is not JSON", FAILED, 85, "malformed notebook"),
-    Sample("deleted-test", "a test cell deleted", GRADED, 100),
-    Sample("copied-cell", "a graded cell copied", GRADED, 100),
-    Sample("renamed", "a renamed notebook in an LMS zip marked late", GRADED, 100, late=True),
+    Sample("not-json", "notebook 02 is not JSON", FAILED, 10, "malformed notebook"),
+    Sample("deleted-test", "a test cell deleted", GRADED, 15),
+    Sample("copied-cell", "a graded cell copied", GRADED, 15),
+    Sample("renamed", "a renamed notebook in an LMS zip marked late", GRADED, 15, late=True),
     Sample("infinite-loop", "an answer cell that never ends", FAILED, 13, "timeout"),
     Sample("memory-bomb", "an answer cell that allocates 80 GB", FAILED, 13, "memory"),
     Sample("output-flood", "an answer cell that prints 200,000 lines", FAILED, 15, "output flood"),
@@ -60,7 +64,9 @@ SAMPLES = [
 
 
 def _load(folder: Path) -> Notebooks:
-    return {p.name: json.loads(p.read_text()) for p in sorted((folder / ASSIGNMENT).glob("*.ipynb"))}
+    return {
+        p.name: json.loads(p.read_text()) for p in sorted((folder / ASSIGNMENT).glob("*.ipynb"))
+    }
 
 
 def _cell(nb: dict, grade_id: str) -> dict:
@@ -75,7 +81,9 @@ def _edit(nb: dict, grade_id: str, old: str, new: str) -> None:
     cell = _cell(nb, grade_id)
     source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
     if old not in source:
-        raise ValueError(f"{grade_id}: {old!r} not found in the solution: update autograder/samples.py")
+        raise ValueError(
+            f"{grade_id}: {old!r} not found in the solution: update autograder/samples.py"
+        )
     cell["source"] = source.replace(old, new, 1)
 
 
@@ -90,24 +98,28 @@ def _only(notebooks: Notebooks, name: str) -> Notebooks:
 
 
 def _partial(sol: Notebooks) -> Notebooks:
-    _edit(sol[f"{JACOBIANS}.ipynb"], "matmul_backward", "dw = x.T @ dy", "dw = x.T @ dy / x.shape[0]")
+    _edit(
+        sol[f"{JACOBIANS}.ipynb"], "matmul_backward", "dw = x.T @ dy", "dw = x.T @ dy / x.shape[0]"
+    )
     _edit(sol["04_dropout.ipynb"], "dropout_forward", "mask = (keep / p)", "mask = (keep * 1.0)")
     return sol
 
 
 def _deleted_test(sol: Notebooks) -> Notebooks:
-    nb = sol[f"{JACOBIANS}.ipynb"]
+    notebooks = _only(sol, JACOBIANS)
+    nb = notebooks[f"{JACOBIANS}.ipynb"]
     nb["cells"].remove(_cell(nb, "test_relu_jacobian"))
-    return sol
+    return notebooks
 
 
 def _copied_cell(sol: Notebooks) -> Notebooks:
-    nb = sol[f"{JACOBIANS}.ipynb"]
+    notebooks = _only(sol, JACOBIANS)
+    nb = notebooks[f"{JACOBIANS}.ipynb"]
     answer = _cell(nb, "relu_jacobian")
     copy = json.loads(json.dumps(answer))
     copy["id"] = "copied-by-student"
     nb["cells"].insert(nb["cells"].index(answer) + 1, copy)
-    return sol
+    return notebooks
 
 
 def _runaway(code: str) -> Callable[[Notebooks, Notebooks], Notebooks]:
@@ -116,6 +128,7 @@ def _runaway(code: str) -> Callable[[Notebooks, Notebooks], Notebooks]:
         notebooks = _only(sol, JACOBIANS)
         _prepend(notebooks[f"{JACOBIANS}.ipynb"], "relu_jacobian", code)
         return notebooks
+
     return build
 
 
@@ -123,13 +136,13 @@ BUILDERS: dict[str, Callable[[Notebooks, Notebooks], Notebooks]] = {
     "perfect": lambda sol, rel: sol,
     "partial": lambda sol, rel: _partial(sol),
     "blank": lambda sol, rel: rel,
-    "not-json": lambda sol, rel: {**sol, f"{JACOBIANS}.ipynb": "{this is not json"},  # type: ignore[dict-item]
+    "not-json": lambda sol, rel: {
+        f"{JACOBIANS}.ipynb": "{this is not json",
+        **_only(sol, "04_dropout"),  # type: ignore[dict-item]
+    },
     "deleted-test": lambda sol, rel: _deleted_test(sol),
     "copied-cell": lambda sol, rel: _copied_cell(sol),
-    "renamed": lambda sol, rel: {
-        (f"{JACOBIANS} (1).ipynb" if name == f"{JACOBIANS}.ipynb" else name): nb
-        for name, nb in sol.items()
-    },
+    "renamed": lambda sol, rel: {f"{JACOBIANS} (1).ipynb": sol[f"{JACOBIANS}.ipynb"]},
     "infinite-loop": _runaway("while True:  # a runaway loop\n    pass\n"),
     # 80 GB at once: the memory limit turns it into a MemoryError instead of a dead machine
     "memory-bomb": _runaway("J_full = np.ones((100_000, 100_000))\n"),
@@ -146,8 +159,10 @@ def build_samples(dest: Path) -> Path:
     dest.mkdir(parents=True)
     for sample in SAMPLES:
         notebooks = BUILDERS[sample.student](_load(SOURCE_DIR), _load(RELEASE_DIR))
-        files = {name: nb if isinstance(nb, str) else json.dumps(nb, indent=1)
-                 for name, nb in notebooks.items()}
+        files = {
+            name: nb if isinstance(nb, str) else json.dumps(nb, indent=1)
+            for name, nb in notebooks.items()
+        }
         if sample.student == "renamed":
             with zipfile.ZipFile(dest / "renamed_LATE_20261122_a2.zip", "w") as archive:
                 for name, text in files.items():
@@ -160,4 +175,3 @@ def build_samples(dest: Path) -> Path:
         if not files:
             (folder / "README.txt").write_text("I could not finish in time.\n")
     return dest
-

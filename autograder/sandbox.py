@@ -1,7 +1,7 @@
 """Run a command under per-submission resource limits.
 
-``python -m autograder.sandbox --memory-mb M --max-file-mb F --max-processes P --cpu-seconds C -- CMD``
-sets the limits on itself and then *replaces itself* with CMD (``os.execvp``), so CMD and every
+``python -m autograder.sandbox --memory-mb M --max-file-mb F --max-processes P --cpu-seconds C --
+CMD`` sets the limits on itself, then *replaces itself* with CMD (``os.execvp``), so CMD and every
 process it starts (nbgrader, and the Jupyter kernel that runs the student's code) inherit them:
 
 * address space (``RLIMIT_AS``): a memory bomb gets a ``MemoryError`` instead of taking the machine;
@@ -27,7 +27,9 @@ class Limits:
     """Per-submission limits. Wall-clock limits are enforced by the grader, the rest here."""
 
     cell_timeout_s: int = 120  # one cell (nbgrader's Execute.timeout)
-    notebook_timeout_s: int = 300  # one notebook, on average: the whole submission gets N times this
+    notebook_timeout_s: int = (
+        300  # one notebook, on average: the whole submission gets N times this
+    )
     memory_mb: int = 4096  # address space of nbgrader + kernel
     max_file_mb: int = 64  # largest file any of them may write
     max_processes: int = 512
@@ -36,11 +38,17 @@ class Limits:
     def launcher(self) -> list[str]:
         """The command prefix that applies these limits to what follows it."""
         return [
-            sys.executable, "-m", "autograder.sandbox",
-            "--memory-mb", str(self.memory_mb),
-            "--max-file-mb", str(self.max_file_mb),
-            "--max-processes", str(self.max_processes),
-            "--cpu-seconds", str(self.cpu_seconds),
+            sys.executable,
+            "-m",
+            "autograder.sandbox",
+            "--memory-mb",
+            str(self.memory_mb),
+            "--max-file-mb",
+            str(self.max_file_mb),
+            "--max-processes",
+            str(self.max_processes),
+            "--cpu-seconds",
+            str(self.cpu_seconds),
             "--",
         ]
 

@@ -91,8 +91,14 @@ def cell_checksum(cell: dict[str, Any]) -> str:
     grade, solution = bool(meta.get("grade")), bool(meta.get("solution"))
     locked = False if solution else (True if grade else bool(meta.get("locked")))
     digest = hashlib.md5()
-    for part in (_source(cell), cell.get("cell_type", ""), str(grade), str(solution), str(locked),
-                 meta.get("grade_id", "")):
+    for part in (
+        _source(cell),
+        cell.get("cell_type", ""),
+        str(grade),
+        str(solution),
+        str(locked),
+        meta.get("grade_id", ""),
+    ):
         digest.update(part.encode("utf-8"))
     if grade:
         digest.update(str(float(meta.get("points", 0))).encode("utf-8"))
@@ -146,15 +152,20 @@ def check_structure(path: Path) -> NotebookReport:
 
 
 def run_notebook(path: Path, timeout: int = 600) -> list[str]:
-    """Execute a notebook in a fresh kernel (its own folder as cwd); return the cells that failed."""
+    """Run a notebook in a fresh kernel (its own folder as cwd); return the cells that failed."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     os.environ[NESTED_ENV] = "1"
     try:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                                resources={"metadata": {"path": str(path.parent)}})
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            allow_errors=True,
+            resources={"metadata": {"path": str(path.parent)}},
+        )
         client.execute()
     finally:
         os.environ.pop(NESTED_ENV, None)
@@ -194,10 +205,11 @@ def check(
     notebooks = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
     reports = [check_structure(p) for p in notebooks]
     if run:
-        for path, report in zip(notebooks, reports):
+        for path, report in zip(notebooks, reports, strict=True):
             if report.ok:
-                report.problems += [f"{f}: fix it and run the notebook again"
-                                    for f in run_notebook(path, timeout)]
+                report.problems += [
+                    f"{f}: fix it and run the notebook again" for f in run_notebook(path, timeout)
+                ]
     result = SubmissionCheck(reports)
     if notebooks:
         name = zip_name or f"{folder.name}_submission.zip"

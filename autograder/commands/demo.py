@@ -24,8 +24,13 @@ DEMO_LIMITS = Limits(cell_timeout_s=60, notebook_timeout_s=240, memory_mb=3072, 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--jobs", "-j", type=int, default=min(2, os.cpu_count() or 1),
-                        help="parallel workers (default %(default)s)")
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="parallel workers (default %(default)s)",
+    )
     parser.add_argument("--force", action="store_true", help="regrade unchanged samples too")
 
 
@@ -40,10 +45,13 @@ def run(args: argparse.Namespace) -> int:
     print("2. collect the bundled samples")
     source = build_samples(paths.root / "samples")
     print_report(collect(source, paths))
-    print(f"3. grade with {args.jobs} worker(s) (cell limit {DEMO_LIMITS.cell_timeout_s} s, "
-          f"memory {DEMO_LIMITS.memory_mb} MB)")
-    results = grade_all(paths, jobs=args.jobs, force=args.force, limits=DEMO_LIMITS,
-                        report=progress_line)
+    print(
+        f"3. grade with {args.jobs} worker(s) (cell limit {DEMO_LIMITS.cell_timeout_s} s, "
+        f"memory {DEMO_LIMITS.memory_mb} MB)"
+    )
+    results = grade_all(
+        paths, jobs=args.jobs, force=args.force, limits=DEMO_LIMITS, report=progress_line
+    )
     csv_path, report = export(paths)
     pages = write_feedback(paths)
     print("4. results\n")
@@ -52,14 +60,21 @@ def run(args: argparse.Namespace) -> int:
     for sample in SAMPLES:
         result = results[sample.student]
         score = "" if result.status == MISSING else f"{result.score:g}"
-        ok = (result.status == sample.status and result.late == sample.late
-              and (sample.score is None or result.score == sample.score)
-              and sample.reason in result.reason)
+        ok = (
+            result.status == sample.status
+            and result.late == sample.late
+            and (sample.score is None or result.score == sample.score)
+            and sample.reason in result.reason
+        )
         mismatches += not ok
-        print(f"{sample.student:<15}{result.status:<17}{score:>6}  {'late' if result.late else '':<5}"
-              f"{'yes' if ok else 'NO':<12}{result.reason[:90]}")
-    print(f"\nCSV: {csv_path.relative_to(ROOT)}\nreport: {report.relative_to(ROOT)}\n"
-          f"feedback: {len(pages)} pages in {pages[0].parent.relative_to(ROOT)}/")
+        print(
+            f"{sample.student:<15}{result.status:<17}{score:>6}  {'late' if result.late else '':<5}"
+            f"{'yes' if ok else 'NO':<12}{result.reason[:90]}"
+        )
+    print(
+        f"\nCSV: {csv_path.relative_to(ROOT)}\nreport: {report.relative_to(ROOT)}\n"
+        f"feedback: {len(pages)} pages in {pages[0].parent.relative_to(ROOT)}/"
+    )
     if mismatches:
         print(f"{mismatches} sample(s) did not get their expected outcome")
     return 1 if mismatches else 0

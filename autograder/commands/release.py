@@ -9,8 +9,11 @@ from autograder.release import ReleaseError, generate_release
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--no-leak-check", action="store_true",
-                        help="skip the leak check (never for a release students will see)")
+    parser.add_argument(
+        "--no-leak-check",
+        action="store_true",
+        help="skip the leak check (never for a release students will see)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

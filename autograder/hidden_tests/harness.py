@@ -75,9 +75,7 @@ def compare_outputs(case: Case, seed: int, got: Outputs, want: Outputs) -> str |
         except (TypeError, ValueError):
             return f"{case.name} (seed {seed}): {key} is not numeric (got {type(actual).__name__})"
         if act.shape != exp.shape:
-            return (
-                f"{case.name} (seed {seed}): {key} has shape {act.shape}, expected {exp.shape}"
-            )
+            return f"{case.name} (seed {seed}): {key} has shape {act.shape}, expected {exp.shape}"
         if not np.all(np.isfinite(act)):
             return f"{case.name} (seed {seed}): {key} contains NaN or inf"
         tol = case.tols.get(key, case.tol)

@@ -1,0 +1,192 @@
+"""The TA's side: collect, grade (parallel, sandboxed), export, feedback, on the bundled samples.
+
+One session-scoped run grades every sample with two workers in a private grading folder; the tests
+then check each sample's outcome, the files written, and that a second run reuses the results and
+writes the same CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import rubric
+from autograder.collect import collect, map_notebook, normalise_id, repair_duplicates
+from autograder.commands.demo import DEMO_LIMITS
+from autograder.course import ROOT
+from autograder.export import export
+from autograder.feedback import write_feedback
+from autograder.grading import GradingPaths, grade_all
+from autograder.samples import SAMPLES, build_samples
+
+EXPECTED = {s.student: s for s in SAMPLES}
+
+
+def tree_digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def graded_samples(tmp_path_factory):
+    base = tmp_path_factory.mktemp("grading")
+    paths = GradingPaths(base / "grading")
+    source = build_samples(base / "samples")
+    before = tree_digest(source)
+    reports = collect(source, paths)
+    results = grade_all(paths, jobs=2, limits=DEMO_LIMITS)
+    csv_path, report = export(paths)
+    pages = write_feedback(paths)
+    return {
+        "paths": paths, "source": source, "before": before, "reports": reports,
+        "results": results, "csv": csv_path, "report": report, "pages": pages,
+    }
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.student)
+def test_sample_gets_its_expected_outcome(graded_samples, sample):
+    result = graded_samples["results"][sample.student]
+    assert result.status == sample.status, result.reason
+    assert result.late == sample.late
+    if sample.score is not None:
+        assert result.score == sample.score, [c for c in result.cells if not c.passed]
+    assert sample.reason in result.reason
+    if sample.status != "graded":
+        assert result.reason, "a failed or missing submission must say why"
+
+
+def test_originals_are_untouched(graded_samples):
+    assert tree_digest(graded_samples["source"]) == graded_samples["before"]
+
+
+def test_collect_reports_what_was_wrong(graded_samples):
+    reports = graded_samples["reports"]
+    assert "renamed" in reports["renamed"].notebooks["02_jacobian_free_gradients"]
+    assert "appears 2 times" in reports["copied-cell"].notebooks["02_jacobian_free_gradients"]
+    assert "deleted" in reports["deleted-test"].notebooks["02_jacobian_free_gradients"]
+    assert reports["not-json"].malformed == ["02_jacobian_free_gradients"]
+    assert all(status == "missing" for status in reports["nothing"].notebooks.values())
+
+
+def test_csv_has_a_row_per_student_with_function_points(graded_samples):
+    rows = list(csv.DictReader(graded_samples["csv"].open()))
+    assert [r["student_id"] for r in rows] == sorted(EXPECTED)
+    by_id = {r["student_id"]: r for r in rows}
+    assert by_id["perfect"]["score"] == "100"
+    assert by_id["perfect"]["test_conv_forward_naive"] == "4"
+    assert by_id["partial"]["test_matmul_backward"] == "0"
+    assert by_id["partial"]["test_dropout_forward"] == "0"
+    assert by_id["partial"]["02_jacobian_free_gradients"] == "12"
+    assert by_id["nothing"]["status"] == "missing" and by_id["nothing"]["score"] == ""
+    assert by_id["renamed"]["late"] == "yes"
+    assert by_id["infinite-loop"]["status"] == "failed-to-grade"
+    assert "timeout" in by_id["infinite-loop"]["reason"]
+
+
+def test_report_and_feedback_pages(graded_samples):
+    report = graded_samples["report"].read_text()
+    assert "failed-to-grade" in report and "score_histogram.png" in report
+    for png in ("score_histogram.png", "pass_rate.png"):
+        assert (graded_samples["report"].parent / png).stat().st_size > 1000
+    pages = {p.stem: p.read_text() for p in graded_samples["pages"]}
+    assert set(pages) == set(EXPECTED)
+    partial = pages["partial"]
+    assert "test_matmul_backward" in partial and "failed" in partial
+    assert "dw is wrong" in partial or "relative error" in partial
+    hidden_source = [
+        line.strip()
+        for path in (ROOT / "autograder" / "hidden_tests").glob("nb*.py")
+        for line in path.read_text().splitlines()
+        if len(line.strip()) > 30 and not line.strip().startswith(("#", '"', "'"))
+    ]
+    for page in pages.values():
+        assert "BEGIN HIDDEN TESTS" not in page and "hidden.check(" not in page
+        leaked = [line for line in hidden_source if line in page]
+        assert not leaked, leaked[:3]
+
+
+def test_course_gradebook_has_the_merged_scores(graded_samples):
+    from nbgrader.api import Gradebook
+
+    paths = graded_samples["paths"]
+    with Gradebook(f"sqlite:///{paths.course_dirs.gradebook}", "cs231kit") as gb:
+        assert gb.find_submission(rubric.ASSIGNMENT, "perfect").score == 100
+        assert gb.find_submission(rubric.ASSIGNMENT, "partial").score == 94
+    assert (paths.course_dirs.autograded / "perfect" / rubric.ASSIGNMENT).is_dir()
+
+
+def test_rerun_skips_unchanged_and_writes_the_same_csv(graded_samples):
+    paths = graded_samples["paths"]
+    first = graded_samples["csv"].read_bytes()
+    skipped = []
+    grade_all(paths, jobs=2, limits=DEMO_LIMITS, report=lambda r, s: skipped.append(s))
+    assert skipped and all(skipped)
+    csv_path, _ = export(paths)
+    assert csv_path.read_bytes() == first
+
+
+# --- collect: the parts that need no grading --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "sid", "late"),
+    [
+        ("Jane Doe", "jane-doe", False),
+        ("doejane_LATE_12345_67890_a2.zip", "doejane", True),
+        ("smith_98765_a2_submission.zip", "smith", False),
+        ("  Ünïcode Näme ", "n-code-n-me", False),
+    ],
+)
+def test_student_ids_are_normalised(name, sid, late):
+    assert normalise_id(name) == (sid, late)
+
+
+def test_renamed_notebooks_map_only_when_unambiguous():
+    expected = {"01_flat_backprop": {}, "02_jacobian_free_gradients": {}}
+    assert map_notebook("02_jacobian_free_gradients (1).ipynb", None, expected) == (
+        "02_jacobian_free_gradients"
+    )
+    assert map_notebook("Copy of 01_flat_backprop.ipynb", None, expected) == "01_flat_backprop"
+    assert map_notebook("homework.ipynb", None, expected) is None
+
+
+def test_duplicate_answer_cells_keep_the_last_copy():
+    def cell(source, **meta):
+        return {"cell_type": "code", "source": source,
+                "metadata": {"nbgrader": {"grade_id": "f", **meta}}}
+
+    nb = {"cells": [cell("old", solution=True, grade=False), cell("new", solution=True, grade=False)]}
+    notes = repair_duplicates(nb)
+    assert len(notes) == 1
+    assert "nbgrader" not in nb["cells"][0]["metadata"]
+    assert nb["cells"][1]["metadata"]["nbgrader"]["grade_id"] == "f"
+
+
+def test_collect_rejects_a_bad_zip_without_stopping(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "broken_a2.zip").write_bytes(b"not a zip at all")
+    with zipfile.ZipFile(src / "good_a2.zip", "w") as archive:
+        archive.writestr("02_jacobian_free_gradients.ipynb", json.dumps({"cells": []}))
+    reports = collect(src, GradingPaths(tmp_path / "grading"))
+    assert any("not a valid zip" in p for p in reports["broken"].problems)
+    assert reports["good"].notebooks["02_jacobian_free_gradients"] != "missing"
+
+
+def test_cli_errors_are_clear(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "autograder", "collect", str(tmp_path / "nowhere")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1
+    assert "is not a folder of student folders or zip files" in result.stdout

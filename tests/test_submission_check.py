@@ -1,0 +1,109 @@
+"""The students' pre-submission check, on notebooks built from the real release."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.collect import collect
+from autograder.course import RELEASE_DIR, SOURCE_DIR
+from autograder.grading import GradingPaths
+from cs231kit.submission import cell_checksum, check, main
+
+NB = "02_jacobian_free_gradients"
+
+
+def completed_release(name: str) -> dict:
+    """The release notebook with every answer cell filled in from the solutions (a good student)."""
+    release = json.loads((RELEASE_DIR / "a2" / f"{name}.ipynb").read_text())
+    solution = json.loads((SOURCE_DIR / "a2" / f"{name}.ipynb").read_text())
+    answers = {
+        c["metadata"]["nbgrader"]["grade_id"]: c["source"]
+        for c in solution["cells"]
+        if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+    }
+    for cell in release["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution"):
+            cell["source"] = answers[meta["grade_id"]]
+    return release
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    work = tmp_path / "a2"
+    work.mkdir()
+    (work / f"{NB}.ipynb").write_text(json.dumps(completed_release(NB)))
+    return work
+
+
+def test_release_checksums_match_nbgraders():
+    release = json.loads((RELEASE_DIR / "a2" / f"{NB}.ipynb").read_text())
+    checked = 0
+    for cell in release["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("checksum") and not meta.get("solution"):
+            assert cell_checksum(cell) == meta["checksum"], meta["grade_id"]
+            checked += 1
+    assert checked >= 6
+
+
+def test_a_finished_notebook_passes_and_is_zipped(folder, capsys):
+    result = check(folder)  # runs the notebook in a real kernel
+    assert result.ok, str(result)
+    assert "Ready to submit." in capsys.readouterr().out
+    with zipfile.ZipFile(result.zip_path) as archive:
+        assert archive.namelist() == [f"{NB}.ipynb"]
+
+
+def test_the_zip_is_what_collect_accepts(folder, tmp_path):
+    result = check(folder, run=False, verbose=False)
+    src = tmp_path / "lms"
+    src.mkdir()
+    result.zip_path.rename(src / "student_a2.zip")
+    reports = collect(src, GradingPaths(tmp_path / "grading"))
+    assert reports["student"].notebooks[NB] == "ok"
+
+
+def test_the_untouched_release_says_what_to_fill_in(tmp_path):
+    (tmp_path / f"{NB}.ipynb").write_text((RELEASE_DIR / "a2" / f"{NB}.ipynb").read_text())
+    result = check(tmp_path, run=False, verbose=False)
+    assert not result.ok
+    assert any("'relu_jacobian'" in p and "not filled in" in p for p in result.notebooks[0].problems)
+
+
+def test_edited_test_cell_copied_cell_and_broken_json_are_reported(folder):
+    nb = json.loads((folder / f"{NB}.ipynb").read_text())
+    test_cell = next(c for c in nb["cells"]
+                     if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
+    test_cell["source"] = "pass"
+    answer = next(c for c in nb["cells"]
+                  if c.get("metadata", {}).get("nbgrader", {}).get("solution"))
+    nb["cells"].append(json.loads(json.dumps(answer)))
+    (folder / f"{NB}.ipynb").write_text(json.dumps(nb))
+    (folder / "01_flat_backprop.ipynb").write_text("{ not json")
+    result = check(folder, run=False, verbose=False)
+    problems = {r.name: " | ".join(r.problems) for r in result.notebooks}
+    assert "was edited" in problems[f"{NB}.ipynb"]
+    assert "is a copy of graded cell" in problems[f"{NB}.ipynb"]
+    assert "not a readable notebook" in problems["01_flat_backprop.ipynb"]
+
+
+def test_failing_visible_test_is_reported(folder):
+    nb = json.loads((folder / f"{NB}.ipynb").read_text())
+    for cell in nb["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "relu_jacobian":
+            cell["source"] = "def relu_jacobian(x):\n    return np.eye(x.shape[0])\n"
+    (folder / f"{NB}.ipynb").write_text(json.dumps(nb))
+    result = check(folder, verbose=False)
+    assert not result.ok
+    assert any("relu_jacobian_visible" in p for p in result.notebooks[0].problems)
+
+
+def test_command_line_exit_codes(folder):
+    assert main([str(folder), "--no-run"]) == 0
+    (folder / f"{NB}.ipynb").write_text("{")
+    assert main([str(folder), "--no-run"]) == 1
