@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,12 +40,23 @@ class Leak:
     origin: str  # where the secret line comes from
 
 
+# Plumbing that any NumPy/CuPy code shares: ``xp = get_array_module(x)``.
+PLUMBING = re.compile(r"^\w+ = [\w.]+\(\w*\)$")
+
+
 def normalise(line: str) -> str | None:
-    """The comparable form of a code line, or None when the line is too trivial to count."""
+    """The comparable form of a code line, or None when the line is too trivial to count.
+
+    Trivial: short lines, comments, imports, signatures, decorators, error handling, the opening
+    or continuation lines of a multi-line call (``raise ValueError(``, ``dtype=np.float64,``) and
+    one-name plumbing calls. None of these can give a solution away.
+    """
     text = " ".join(line.split())
-    if len(text) < MIN_LINE_LENGTH or text.startswith(("#", "import ", "from ", "def ", "class ")):
+    if len(text) < MIN_LINE_LENGTH or text.startswith(
+        ("#", "import ", "from ", "def ", "class ", "@", '"""', "'''", "raise ", "except")
+    ):
         return None
-    if text.startswith(("@", '"""', "'''")) or text in {"else:", "try:", "finally:"}:
+    if text.endswith(("(", "[", "{", ",")) or PLUMBING.match(text):
         return None
     return text
 

@@ -11,9 +11,7 @@ One session-scoped nbgrader run grades, in a private gradebook, these submission
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -65,20 +63,27 @@ def graded(tmp_path_factory):
     generate_release(dirs, check_leaks=False)  # fills the private gradebook with the hidden tests
     solutions = {n: json.loads((SOLUTIONS / f"{n}.ipynb").read_text()) for n in NOTEBOOKS}
     write_submission(dirs, "solutions", solutions)
-    blank = {n: json.loads((dirs.release / rubric.ASSIGNMENT / f"{n}.ipynb").read_text())
-             for n in NOTEBOOKS}
+    blank = {
+        n: json.loads((dirs.release / rubric.ASSIGNMENT / f"{n}.ipynb").read_text())
+        for n in NOTEBOOKS
+    }
     write_submission(dirs, "blank", blank)
     plans: dict[str, dict[str, list[Mutant]]] = {}
     for variant in range(VARIANTS):
         for parity in (0, 1):
             student = f"mutant-v{variant}-p{parity}"
             plans[student] = {n: mutant_plan(n, variant, parity) for n in NOTEBOOKS}
-            write_submission(dirs, student, {
-                n: replace_answer_cells(solutions[n], {m.answer: m.source for m in plan})
-                for n, plan in plans[student].items()
-            })
-    run_nbgrader(["autograde", rubric.ASSIGNMENT], dirs, timeout=3600,
-                 env={"CS231KIT_GRADING": "1"})
+            write_submission(
+                dirs,
+                student,
+                {
+                    n: replace_answer_cells(solutions[n], {m.answer: m.source for m in plan})
+                    for n, plan in plans[student].items()
+                },
+            )
+    run_nbgrader(
+        ["autograde", rubric.ASSIGNMENT], dirs, timeout=3600, env={"CS231KIT_GRADING": "1"}
+    )
 
     from nbgrader.api import Gradebook
 
@@ -105,16 +110,22 @@ def test_solution_notebook_runs_in_grading_mode_within_budget(name, monkeypatch)
     for key, value in nbgrader_env({"CS231KIT_GRADING": "1"}).items():
         monkeypatch.setenv(key, value)
     nb = nbformat.read(SOLUTIONS / f"{name}.ipynb", as_version=4)
-    client = NotebookClient(nb, timeout=NOTEBOOK_BUDGET_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(SOLUTIONS)}})
+    client = NotebookClient(
+        nb,
+        timeout=NOTEBOOK_BUDGET_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(SOLUTIONS)}},
+    )
     start = time.perf_counter()
     client.execute()
     elapsed = time.perf_counter() - start
     assert elapsed < NOTEBOOK_BUDGET_S, f"{name} took {elapsed:.0f} s"
     stderr = [
         (i, out.get("text", "")[:200])
-        for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
-        for out in cell.get("outputs", []) if out.get("name") == "stderr"
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("name") == "stderr"
     ]
     assert stderr == [], f"{name} wrote to stderr: {stderr}"
 

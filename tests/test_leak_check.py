@@ -70,13 +70,27 @@ def test_trivial_lines_are_not_secrets():
     assert normalise("# a comment that is long enough") is None
     assert normalise("import numpy as np") is None
     assert normalise("def affine_forward(x, w, b):") is None
-    assert normalise("  dx = dout.dot(w.T).reshape(x.shape)  ") == "dx = dout.dot(w.T).reshape(x.shape)"
+    assert (
+        normalise("  dx = dout.dot(w.T).reshape(x.shape)  ")
+        == "dx = dout.dot(w.T).reshape(x.shape)"
+    )
 
 
 def test_split_notebook_and_docstrings(tmp_path):
-    nb = {"cells": [{"cell_type": "code", "source": [
-        "def f(x):\n", "    ### BEGIN SOLUTION\n", "    y = secret_helper(x) * 2\n",
-        "    ### END SOLUTION\n", "visible_line_of_scaffolding = 1\n"]}]}
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "source": [
+                    "def f(x):\n",
+                    "    ### BEGIN SOLUTION\n",
+                    "    y = secret_helper(x) * 2\n",
+                    "    ### END SOLUTION\n",
+                    "visible_line_of_scaffolding = 1\n",
+                ],
+            }
+        ]
+    }
     path = tmp_path / "n.ipynb"
     path.write_text(json.dumps(nb))
     inside, outside = split_notebook(path)
@@ -84,6 +98,10 @@ def test_split_notebook_and_docstrings(tmp_path):
     assert "visible_line_of_scaffolding = 1" in [s.strip() for s in outside]
 
     module = tmp_path / "m.py"
-    module.write_text('"""Module doc\nspanning lines."""\n\ndef g():\n    """Doc."""\n    return 1\n')
+    module.write_text(
+        '"""Module doc\nspanning lines."""\n\ndef g():\n    """Doc."""\n    return 1\n'
+    )
     assert [line for line in python_code_lines(module) if line.strip()] == [
-        "def g():", "    return 1"]
+        "def g():",
+        "    return 1",
+    ]
