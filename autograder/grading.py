@@ -235,9 +235,14 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def grade_one(
-    student: str, paths: GradingPaths, template_db: Path, limits: Limits
+    student: str, paths: GradingPaths, template_db: Path, limits: Limits, threads: int = 0
 ) -> SubmissionResult:
-    """Grade one collected submission in its private, limited workspace."""
+    """Grade one collected submission in its private, limited workspace.
+
+    ``threads`` caps the BLAS/OpenMP threads of its kernel (0: the library's default). Parallel
+    workers each get their share of the cores: oversubscribed BLAS threads spin and make small
+    matrix products many times slower.
+    """
     source = paths.submitted / student / ASSIGNMENT
     notebooks = sorted(source.glob("*.ipynb")) if source.is_dir() else []
     if not notebooks:
@@ -277,7 +282,7 @@ def grade_one(
         proc = subprocess.Popen(
             cmd,
             cwd=ROOT,
-            env=nbgrader_env({"CS231KIT_GRADING": "1"}),
+            env=nbgrader_env(_worker_env(threads)),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -319,6 +324,14 @@ def grade_one(
     return SubmissionResult(
         student, status, "; ".join(reasons), seconds=time.perf_counter() - start, cells=cells
     )
+
+
+def _worker_env(threads: int) -> dict[str, str]:
+    env = {"CS231KIT_GRADING": "1"}
+    if threads:
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = str(threads)
+    return env
 
 
 def _log_reason(log_text: str, notebook: str | None = None) -> str:
@@ -407,7 +420,11 @@ def grade_all(
             todo.append((student, digest))
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade_one, s, paths, template_db, limits): (s, d) for s, d in todo}
+        threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else 0
+        futures = {
+            pool.submit(grade_one, s, paths, template_db, limits, threads): (s, d)
+            for s, d in todo
+        }
         for future in as_completed(futures):
             student, digest = futures[future]
             try:
