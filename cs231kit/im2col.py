@@ -1,0 +1,173 @@
+"""im2col and col2im: turn a convolution into one matrix multiply, and back.
+
+A convolution multiplies every filter with every receptive field (window) of the input. If the
+windows are laid out as the columns of a matrix (im2col), the whole layer is one matrix multiply:
+
+    out[n] = w.reshape(F, C*HH*WW) @ cols[n]          cols[n]: (C*HH*WW, H_out*W_out)
+
+Layout used here, per image n (the order ``torch.nn.functional.unfold`` uses as well):
+
+    cols[n, (c, i, j), (y, x)] = x_padded[n, c, y*stride_h + i, x*stride_w + j]
+
+Rows run over the filter entries (c, i, j), columns over the output positions (y, x), so the
+product ``w_mat @ cols[n]`` comes out as (F, H_out*W_out): already the (N, F, H_out, W_out)
+layout, with no transpose of the output.
+
+``window_view`` builds the 6-D array (N, C, HH, WW, H_out, W_out) of all windows *without
+copying*, as a strided view of the padded input: stepping one output position moves ``stride``
+pixels. ``im2col`` then needs a single copy of that view. ``col2im`` is the reverse (used in the
+backward pass): each window's gradient is added back onto the pixels it was taken from; windows
+overlap, so contributions add up. It adds one filter offset (i, j) at a time, HH*WW slice
+additions in all, instead of ``np.add.at`` (which is correct but much slower).
+
+All functions work on NumPy or CuPy arrays, on whatever part of the batch they are given (the
+fast layers hand each thread its own chunk of images, see ``cs231kit.batch_threads``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cs231kit.backend import get_array_module
+
+
+def pad_images(x: Any, pad_h: int, pad_w: int, dtype: Any, out: Any = None) -> Any:
+    """Zero-pad the two spatial axes of a batch of images.
+
+    Inputs:
+    - x: (N, C, H, W), any dtype and memory layout
+    - pad_h, pad_w: zeros added above and below / left and right
+    - dtype: dtype of the result
+    - out: optional array (N, C, H + 2*pad_h, W + 2*pad_w) of that dtype to write into
+
+    Returns (N, C, H + 2*pad_h, W + 2*pad_w): out or a new array, or x itself when there is
+    nothing to pad or convert.
+    """
+    if pad_h == 0 and pad_w == 0 and x.dtype == dtype:
+        return x
+    xp = get_array_module(x)
+    N, C, H, W = x.shape
+    padded = out if out is not None else xp.empty((N, C, H + 2 * pad_h, W + 2 * pad_w), dtype)
+    # Zero only the border, then copy the image into the middle: each element is written once.
+    padded[:, :, :pad_h, :] = 0
+    padded[:, :, pad_h + H :, :] = 0
+    padded[:, :, pad_h : pad_h + H, :pad_w] = 0
+    padded[:, :, pad_h : pad_h + H, pad_w + W :] = 0
+    padded[:, :, pad_h : pad_h + H, pad_w : pad_w + W] = x
+    return padded
+
+
+def window_view(
+    x_padded: Any, HH: int, WW: int, stride_h: int, stride_w: int, H_out: int, W_out: int
+) -> Any:
+    """All HHxWW windows of a padded batch, as a read-only strided view (no copy).
+
+    Inputs:
+    - x_padded: (N, C, Hp, Wp), any strides
+    - HH, WW: window (filter) height and width
+    - stride_h, stride_w: step between neighbouring windows
+    - H_out, W_out: number of windows along each axis
+
+    Returns view: (N, C, HH, WW, H_out, W_out) with
+    view[n, c, i, j, y, x] = x_padded[n, c, y*stride_h + i, x*stride_w + j].
+    """
+    sN, sC, sH, sW = x_padded.strides
+    shape = (x_padded.shape[0], x_padded.shape[1], HH, WW, H_out, W_out)
+    strides = (sN, sC, sH, sW, sH * stride_h, sW * stride_w)
+    return _as_strided(x_padded, shape, strides)
+
+
+def im2col(
+    x_padded: Any,
+    HH: int,
+    WW: int,
+    stride_h: int,
+    stride_w: int,
+    H_out: int,
+    W_out: int,
+    out: Any = None,
+) -> Any:
+    """Copy every window of a padded batch into a matrix per image (one strided copy).
+
+    Inputs: as for ``window_view``, plus
+    - out: optional C-contiguous array (N, C*HH*WW, H_out*W_out) to write into
+
+    Returns cols: (N, C*HH*WW, H_out*W_out), same dtype as x_padded (or as out).
+    """
+    xp = get_array_module(x_padded)
+    windows = window_view(x_padded, HH, WW, stride_h, stride_w, H_out, W_out)
+    N, C = windows.shape[:2]
+    if out is None:
+        out = xp.empty((N, C * HH * WW, H_out * W_out), dtype=x_padded.dtype)
+    if not out.flags.c_contiguous:  # reshape below must be a view, not a silent copy
+        raise ValueError("im2col: out must be C-contiguous")
+    out.reshape(windows.shape)[...] = windows  # reshape of a contiguous array: a view
+    return out
+
+
+def col2im(
+    dcols: Any,
+    x_shape: tuple[int, int, int, int],
+    HH: int,
+    WW: int,
+    stride_h: int,
+    stride_w: int,
+    pad_h: int,
+    pad_w: int,
+    out: Any = None,
+) -> Any:
+    """Sum window gradients back onto the input: the adjoint (backward) of pad_images + im2col.
+
+    Inputs:
+    - dcols: (N, C*HH*WW, H_out*W_out), gradient with respect to ``im2col``'s output
+    - x_shape: (N, C, H, W), shape of the input before padding
+    - HH, WW, stride_h, stride_w: as for ``im2col``; pad_h, pad_w: as for ``pad_images``
+    - out: optional array of shape x_shape to write into (its contents are overwritten)
+
+    Returns dx: (N, C, H, W), same dtype as dcols. Gradients that fall on the zero padding are
+    dropped (the padding is not an input).
+    """
+    xp = get_array_module(dcols)
+    N, C, H, W = x_shape
+    H_out = 1 + (H + 2 * pad_h - HH) // stride_h
+    W_out = 1 + (W + 2 * pad_w - WW) // stride_w
+    d6 = dcols.reshape(N, C, HH, WW, H_out, W_out)
+    if out is None:
+        dx = xp.zeros(x_shape, dtype=dcols.dtype)
+    else:
+        dx = out
+        dx[...] = 0
+    # The windows' entries at filter offset (i, j) form one strided slice of dx: add them all
+    # at once. HH*WW slice additions in all, instead of np.add.at (correct, but much slower).
+    for i in range(HH):
+        rows = _on_input(i, pad_h, stride_h, H, H_out)
+        for j in range(WW):
+            cols = _on_input(j, pad_w, stride_w, W, W_out)
+            if rows is not None and cols is not None:
+                dx[:, :, rows[0], cols[0]] += d6[:, :, i, j, rows[1], cols[1]]
+    return dx
+
+
+def _on_input(offset: int, pad: int, stride: int, size: int, n_out: int) -> Any:
+    """Along one axis: the windows whose entry at `offset` lies on the input, not the padding.
+
+    Window k covers padded position k*stride + offset, which is input position
+    k*stride + offset - pad. Returns (input positions, window numbers) as two slices, or None
+    if every window's entry falls on the padding.
+    """
+    first = max(0, -((offset - pad) // stride))  # smallest k with k*stride + offset - pad >= 0
+    last = min(n_out - 1, (size - 1 + pad - offset) // stride)  # largest k inside the input
+    if first > last:
+        return None
+    start = first * stride + offset - pad
+    return slice(start, start + (last - first) * stride + 1, stride), slice(first, last + 1)
+
+
+def _as_strided(a: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
+    if get_array_module(a) is np:
+        return np.lib.stride_tricks.as_strided(a, shape=shape, strides=strides, writeable=False)
+    import cupy  # only reached for CuPy input, so CuPy is already imported
+
+    return cupy.lib.stride_tricks.as_strided(a, shape=shape, strides=strides)

@@ -1,0 +1,603 @@
+"""The fast conv/pool layers against the plain loops of tests/naive_layers.py.
+
+Shapes, strides, pads, kernel and pool sizes are drawn by hypothesis; array values come from a
+NumPy generator seeded by hypothesis, so every failure can be replayed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cs231kit import batch_threads, fast_layers, tolerances
+from cs231kit.backend import gpu_available
+from cs231kit.fast_layers import (
+    conv_backward_fast,
+    conv_forward_fast,
+    max_pool_backward_fast,
+    max_pool_forward_fast,
+)
+from cs231kit.gradient_check import numeric_gradient_array, rel_error
+from cs231kit.layer_geometry import conv_geometry
+from tests.naive_layers import (
+    conv_backward_naive,
+    conv_forward_naive,
+    max_pool_backward_naive,
+    max_pool_forward_naive,
+)
+
+FLOAT64_TOL = tolerances.FAST_VS_NAIVE_FLOAT64  # 1e-10
+# float32 against float64, measured as max |a - b| / max |b| (scaled by the largest entry): an
+# entry-wise relative error would blow up wherever a sum cancels to almost zero in float32.
+FLOAT32_TOL = 1e-5
+
+# Deterministic example choice: the suite gives the same verdict on every run and machine.
+FAST = settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+def scaled_error(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b)) / max(1e-30, float(np.max(np.abs(b)))))
+
+
+def as_layout(a: np.ndarray, layout: str) -> np.ndarray:
+    """The same values as a, in a non-contiguous memory layout (or as is)."""
+    if layout == "fortran":
+        return np.asfortranarray(a)
+    if layout == "strided":  # every other element of a bigger array
+        big = np.zeros(tuple(2 * d for d in a.shape), dtype=a.dtype)
+        view = big[::2, ::2, ::2, ::2]
+        view[...] = a
+        return view
+    return a
+
+
+# ---------------------------------------------------------------------------------------------
+# Strategies
+# ---------------------------------------------------------------------------------------------
+
+
+def axis_param(values: st.SearchStrategy[int]) -> st.SearchStrategy:
+    """An int, or a (along H, along W) pair: the layers accept both."""
+    return st.one_of(values, st.tuples(values, values))
+
+
+def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
+    return v if isinstance(v, tuple) else (v, v)
+
+
+@st.composite
+def conv_cases(draw: st.DrawFn) -> dict:
+    N, C, F = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    HH, WW = draw(st.integers(1, 5)), draw(st.integers(1, 5))  # rectangular kernels
+    stride = draw(axis_param(st.integers(1, 3)))
+    pad = draw(axis_param(st.integers(0, 3)))
+    ph, pw = _pair(pad)
+    # Input at least as large as the kernel once padded, up to a few windows more.
+    H = draw(st.integers(max(1, HH - 2 * ph), max(1, HH - 2 * ph) + 6))
+    W = draw(st.integers(max(1, WW - 2 * pw), max(1, WW - 2 * pw) + 6))
+    return {
+        "x_shape": (N, C, H, W),
+        "w_shape": (F, C, HH, WW),
+        "conv_param": {"stride": stride, "pad": pad},
+        "seed": draw(st.integers(0, 2**32 - 1)),
+        "layout": draw(st.sampled_from(["contiguous", "fortran", "strided"])),
+    }
+
+
+@st.composite
+def pool_cases(draw: st.DrawFn) -> dict:
+    N, C = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    PH, PW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    # Tiling (stride == pool), overlapping (stride < pool) and gapped (stride > pool) windows.
+    stride = draw(
+        st.one_of(
+            st.just((PH, PW)),
+            axis_param(st.integers(1, 3)),
+        )
+    )
+    H = draw(st.integers(PH, PH + 7))
+    W = draw(st.integers(PW, PW + 7))
+    return {
+        "x_shape": (N, C, H, W),
+        "pool_param": {"pool_height": PH, "pool_width": PW, "stride": stride},
+        "seed": draw(st.integers(0, 2**32 - 1)),
+        "values": draw(st.sampled_from(["normal", "small integers"])),
+        "layout": draw(st.sampled_from(["contiguous", "fortran", "strided"])),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolution
+# ---------------------------------------------------------------------------------------------
+
+
+@FAST
+@given(conv_cases())
+def test_conv_matches_naive_float64(case: dict) -> None:
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal(case["x_shape"])
+    w = rng.standard_normal(case["w_shape"])
+    b = rng.standard_normal(case["w_shape"][0])
+    conv_param = case["conv_param"]
+
+    out_ref, cache_ref = conv_forward_naive(x, w, b, conv_param)
+    out, cache = conv_forward_fast(as_layout(x, case["layout"]), w, b, conv_param)
+    assert out.shape == out_ref.shape
+    assert rel_error(out, out_ref) < FLOAT64_TOL
+
+    dout = as_layout(rng.standard_normal(out.shape), case["layout"])
+    dx, dw, db = conv_backward_fast(dout, cache)
+    dx_ref, dw_ref, db_ref = conv_backward_naive(dout, cache_ref)
+    for name, got, want in [("dx", dx, dx_ref), ("dw", dw, dw_ref), ("db", db, db_ref)]:
+        assert got.shape == want.shape, name
+        assert got.dtype == np.float64, name
+        assert rel_error(got, want) < FLOAT64_TOL, name
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, conv_param, flipped",
+    [
+        ((2, 4, 7, 6), (3, 4, 3, 3), {"stride": 1, "pad": 1}, True),  # F <= 2C: flipped filters
+        ((2, 3, 6, 7), (3, 3, 3, 2), {"stride": 1, "pad": (2, 1)}, True),  # rectangular
+        ((2, 2, 6, 6), (8, 2, 3, 3), {"stride": 1, "pad": 1}, False),  # F >> C: col2im
+        ((2, 3, 7, 7), (3, 3, 3, 3), {"stride": 1, "pad": 3}, False),  # pad >= kernel
+        ((2, 3, 9, 8), (4, 3, 3, 3), {"stride": (1, 2), "pad": 1}, False),  # stride 2 on W
+    ],
+)
+@pytest.mark.parametrize("keep_cols", [True, False], ids=["cols kept", "cols rebuilt"])
+def test_conv_dx_both_methods_match_naive(
+    x_shape: tuple,
+    w_shape: tuple,
+    conv_param: dict,
+    flipped: bool,
+    keep_cols: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both ways of computing dx (col2im, flipped-filter convolution) give the naive answer,
+    whether the forward pass kept its im2col matrix or the backward pass rebuilds it."""
+    if not keep_cols:
+        monkeypatch.setattr(fast_layers, "KEEP_COLS_MAX_BYTES", 0)
+    rng = np.random.default_rng(7)
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(3)
+    b = rng.standard_normal(w_shape[0])
+    geometry = conv_geometry(x, w, b, conv_param)
+    assert fast_layers._dx_by_flipped_filters_is_cheaper(geometry) is flipped
+
+    out, cache = conv_forward_fast(x, w, b, conv_param)
+    assert (cache.cols is not None) is keep_cols
+    dout = rng.standard_normal(out.shape)
+    _, cache_ref = conv_forward_naive(x, w, b, conv_param)
+    for got, want in zip(
+        conv_backward_fast(dout, cache), conv_backward_naive(dout, cache_ref), strict=True
+    ):
+        assert rel_error(got, want) < FLOAT64_TOL
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(conv_cases())
+def test_conv_float32_keeps_dtype_and_agrees_with_float64(case: dict) -> None:
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal(case["x_shape"])
+    w = rng.standard_normal(case["w_shape"])
+    b = rng.standard_normal(case["w_shape"][0])
+    conv_param = case["conv_param"]
+    x32, w32, b32 = x.astype(np.float32), w.astype(np.float32), b.astype(np.float32)
+    out32, cache32 = conv_forward_fast(x32, w32, b32, conv_param)
+    dout32 = rng.standard_normal(out32.shape).astype(np.float32)
+    grads32 = conv_backward_fast(dout32, cache32)
+    # The float64 answer for the very same (float32-rounded) inputs.
+    x64, w64, b64 = x32.astype(np.float64), w32.astype(np.float64), b32.astype(np.float64)
+    out64, cache64 = conv_forward_fast(x64, w64, b64, conv_param)
+    grads64 = conv_backward_fast(dout32.astype(np.float64), cache64)
+
+    assert out32.dtype == np.float32
+    assert scaled_error(out32, out64) < FLOAT32_TOL
+    for got, want in zip(grads32, grads64, strict=True):
+        assert got.dtype == np.float32
+        assert scaled_error(got, want) < FLOAT32_TOL
+
+
+@pytest.mark.parametrize("keep_cols", [True, False], ids=["cols kept", "cols rebuilt"])
+def test_conv_large_batch_split_over_threads_matches_naive(
+    keep_cols: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch big enough to be split over threads gives the same answer."""
+    if not keep_cols:
+        monkeypatch.setattr(fast_layers, "KEEP_COLS_MAX_BYTES", 0)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((8, 8, 12, 12))
+    w = rng.standard_normal((8, 8, 3, 3))
+    b = rng.standard_normal(8)
+    conv_param = {"stride": 1, "pad": 1}
+    assert 8 * 8 * 9 * 12 * 12 >= batch_threads.MIN_ELEMENTS_TO_SPLIT  # im2col gets split
+    out, cache = conv_forward_fast(x, w, b, conv_param)
+    out_ref, cache_ref = conv_forward_naive(x, w, b, conv_param)
+    assert rel_error(out, out_ref) < FLOAT64_TOL
+    dout = rng.standard_normal(out.shape)
+    for got, want in zip(
+        conv_backward_fast(dout, cache), conv_backward_naive(dout, cache_ref), strict=True
+    ):
+        assert rel_error(got, want) < FLOAT64_TOL
+
+
+def test_conv_gradients_match_numeric_gradient() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 5, 6))
+    w = rng.standard_normal((4, 3, 3, 2))
+    b = rng.standard_normal(4)
+    conv_param = {"stride": (1, 2), "pad": 1}
+    out, cache = conv_forward_fast(x, w, b, conv_param)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv_backward_fast(dout, cache)
+
+    dx_num = numeric_gradient_array(lambda x: conv_forward_fast(x, w, b, conv_param)[0], x, dout)
+    dw_num = numeric_gradient_array(lambda w: conv_forward_fast(x, w, b, conv_param)[0], w, dout)
+    db_num = numeric_gradient_array(lambda b: conv_forward_fast(x, w, b, conv_param)[0], b, dout)
+    assert rel_error(dx, dx_num) < tolerances.REL_ERROR_SMOOTH
+    assert rel_error(dw, dw_num) < tolerances.REL_ERROR_SMOOTH
+    assert rel_error(db, db_num) < tolerances.REL_ERROR_SMOOTH
+
+
+def test_conv_course_shape_and_integer_input() -> None:
+    """The lecture's example: 32x32x3 input, 10 5x5 filters, stride 1, pad 2 -> 32x32x10."""
+    x = np.arange(2 * 3 * 32 * 32).reshape(2, 3, 32, 32) % 7  # integers compute in float64
+    w = np.ones((10, 3, 5, 5))
+    out, _ = conv_forward_fast(x, w, np.zeros(10), {"stride": 1, "pad": 2})
+    assert out.shape == (2, 10, 32, 32)
+    assert out.dtype == np.float64
+    ref, _ = conv_forward_naive(x.astype(np.float64), w, np.zeros(10), {"stride": 1, "pad": 2})
+    assert rel_error(out, ref) < FLOAT64_TOL
+
+
+# ---------------------------------------------------------------------------------------------
+# Max pooling
+# ---------------------------------------------------------------------------------------------
+
+
+@FAST
+@given(pool_cases())
+def test_pool_matches_naive(case: dict) -> None:
+    rng = np.random.default_rng(case["seed"])
+    if case["values"] == "normal":
+        x = rng.standard_normal(case["x_shape"])
+    else:  # many tied maxima: the gradient must still go to the first one only
+        x = rng.integers(-1, 2, size=case["x_shape"]).astype(np.float64)
+    pool_param = case["pool_param"]
+
+    out_ref, cache_ref = max_pool_forward_naive(x, pool_param)
+    out, cache = max_pool_forward_fast(as_layout(x, case["layout"]), pool_param)
+    assert out.shape == out_ref.shape
+    assert rel_error(out, out_ref) < FLOAT64_TOL
+
+    dout = rng.standard_normal(out.shape)
+    dx = max_pool_backward_fast(as_layout(dout, case["layout"]), cache)
+    dx_ref = max_pool_backward_naive(dout, cache_ref)
+    assert dx.shape == x.shape
+    assert rel_error(dx, dx_ref) < FLOAT64_TOL
+    # Each window passes its gradient on exactly once, whatever the ties.
+    assert np.isclose(dx.sum(), dout.sum())
+
+
+@pytest.mark.parametrize(
+    "pool_param",
+    [
+        {"pool_height": 2, "pool_width": 2, "stride": 2},  # tiling
+        {"pool_height": 3, "pool_width": 2, "stride": 1},  # overlapping
+        {"pool_height": 2, "pool_width": 2, "stride": 3},  # gaps between windows
+    ],
+)
+def test_pool_ties_route_to_first_maximum(pool_param: dict) -> None:
+    """A constant input ties every entry: each window's gradient goes to its top-left entry."""
+    x = np.full((2, 3, 8, 8), 5.0)
+    out, cache = max_pool_forward_fast(x, pool_param)
+    dout = np.arange(1.0, 1.0 + out.size).reshape(out.shape)
+    dx = max_pool_backward_fast(dout, cache)
+
+    expected = np.zeros_like(x)
+    sh, sw = pool_param["stride"], pool_param["stride"]
+    for y in range(out.shape[2]):
+        for xo in range(out.shape[3]):
+            expected[:, :, y * sh, xo * sw] += dout[:, :, y, xo]
+    np.testing.assert_array_equal(dx, expected)
+    assert np.count_nonzero(dx) <= out.size  # never one gradient copy per tied maximum
+
+
+def test_pool_ties_later_maximum_wins_only_if_strictly_greater() -> None:
+    x = np.array([[[[1.0, 3.0], [3.0, 2.0]]]])  # tie between (0, 1) and (1, 0)
+    out, cache = max_pool_forward_fast(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    dx = max_pool_backward_fast(np.array([[[[10.0]]]]), cache)
+    assert out[0, 0, 0, 0] == 3.0
+    np.testing.assert_array_equal(dx, [[[[0.0, 10.0], [0.0, 0.0]]]])
+
+
+def test_pool_backward_ignores_later_in_place_edits_of_out() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 6, 6))
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out, cache = max_pool_forward_fast(x, pool_param)
+    dout = rng.standard_normal(out.shape)
+    expected = max_pool_backward_naive(dout, max_pool_forward_naive(x, pool_param)[1])
+    np.maximum(out, 0, out=out)  # e.g. an in-place ReLU after the pool
+    assert rel_error(max_pool_backward_fast(dout, cache), expected) < FLOAT64_TOL
+
+
+def test_pool_float32_keeps_dtype() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 7, 7)).astype(np.float32)
+    pool_param = {"pool_height": 3, "pool_width": 3, "stride": 2}
+    out, cache = max_pool_forward_fast(x, pool_param)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    dx = max_pool_backward_fast(dout, cache)
+    assert out.dtype == np.float32 and dx.dtype == np.float32
+    out_ref, cache_ref = max_pool_forward_naive(x.astype(np.float64), pool_param)
+    dx_ref = max_pool_backward_naive(dout.astype(np.float64), cache_ref)
+    assert scaled_error(out, out_ref) < FLOAT32_TOL
+    assert scaled_error(dx, dx_ref) < FLOAT32_TOL
+
+
+def test_pool_split_over_threads_matches_naive(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pooling splits only big inputs; lower the bar so that this small one is split too.
+    monkeypatch.setattr(fast_layers, "POOL_MIN_ELEMENTS_TO_SPLIT", 1 << 10)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 16, 32, 32))
+    pool_param = {"pool_height": 3, "pool_width": 3, "stride": 2}
+    out, cache = max_pool_forward_fast(x, pool_param)
+    out_ref, cache_ref = max_pool_forward_naive(x, pool_param)
+    np.testing.assert_array_equal(out, out_ref)
+    dout = rng.standard_normal(out.shape)
+    dx = max_pool_backward_fast(dout, cache)
+    assert rel_error(dx, max_pool_backward_naive(dout, cache_ref)) < FLOAT64_TOL
+
+
+def test_pool_gradient_matches_numeric_gradient() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.permutation(2 * 2 * 6 * 5).reshape(2, 2, 6, 5) / 10.0  # distinct values: no kinks
+    pool_param = {"pool_height": 2, "pool_width": 3, "stride": 1}
+    out, cache = max_pool_forward_fast(x, pool_param)
+    dout = rng.standard_normal(out.shape)
+    dx = max_pool_backward_fast(dout, cache)
+    dx_num = numeric_gradient_array(lambda x: max_pool_forward_fast(x, pool_param)[0], x, dout)
+    assert rel_error(dx, dx_num) < tolerances.REL_ERROR_SMOOTH
+
+
+# ---------------------------------------------------------------------------------------------
+# Splitting the batch over threads
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch, elements", [(1, 10**7), (7, 10), (7, 10**7), (64, 10**8)])
+def test_split_over_batch_covers_every_item_once(batch: int, elements: int) -> None:
+    seen = np.zeros(batch, dtype=int)
+
+    def step(lo: int, hi: int) -> None:
+        assert 0 <= lo < hi <= batch
+        seen[lo:hi] += 1
+
+    batch_threads.split_over_batch(step, batch, elements)
+    np.testing.assert_array_equal(seen, np.ones(batch, dtype=int))
+
+
+def test_split_over_batch_reraises_errors_from_threads() -> None:
+    def step(lo: int, hi: int) -> None:
+        if hi == 40:  # the last chunk, whichever thread runs it
+            raise RuntimeError("chunk failed")
+
+    with pytest.raises(RuntimeError, match="chunk failed"):
+        batch_threads.split_over_batch(step, 40, 10**8)
+
+
+def test_split_uses_no_more_threads_than_blas_may() -> None:
+    """With BLAS held to one thread (as a grading sandbox may do), work is not split."""
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="threadpoolctl is not installed")
+    if not batch_threads.blas_threads_limited_per_chunk():
+        pytest.skip("threadpoolctl does not know this NumPy's BLAS library")
+    calls: list[tuple[int, int]] = []
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        batch_threads.split_over_batch(lambda lo, hi: calls.append((lo, hi)), 8, 10**8)
+    assert calls == [(0, 8)]
+    blas_threads = max(info["num_threads"] for info in threadpoolctl.threadpool_info())
+    if batch_threads.worker_count() > 1 and blas_threads > 1:  # without the limit: split
+        calls.clear()
+        batch_threads.split_over_batch(lambda lo, hi: calls.append((lo, hi)), 8, 10**8)
+        assert len(calls) > 1
+
+
+def _conv_sum_in_child(queue: Any) -> None:
+    x = np.ones((16, 8, 16, 16))
+    out, _ = conv_forward_fast(x, np.ones((4, 8, 3, 3)), np.zeros(4), {"stride": 1, "pad": 1})
+    queue.put(float(out.sum()))
+
+
+@pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="no fork on this platform"
+)
+def test_split_work_still_runs_in_a_forked_child() -> None:
+    """Threads do not survive fork(): a child process must start its own, not wait forever."""
+    x = np.ones((16, 8, 16, 16))
+    assert x.size * 9 >= batch_threads.MIN_ELEMENTS_TO_SPLIT
+    out, _ = conv_forward_fast(x, np.ones((4, 8, 3, 3)), np.zeros(4), {"stride": 1, "pad": 1})
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_conv_sum_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung in conv_forward_fast")
+    assert queue.get(timeout=5) == float(out.sum())
+
+
+def test_layers_without_threadpoolctl_run_in_one_chunk_and_agree(tmp_path: Path) -> None:
+    """Without threadpoolctl (BLAS threads cannot be limited) the batch is not split for conv."""
+    code = """
+        import sys
+        sys.modules["threadpoolctl"] = None  # as if it were not installed
+        import numpy as np
+        from cs231kit import batch_threads
+        from cs231kit.fast_layers import conv_forward_fast, conv_backward_fast
+        calls = []
+        batch_threads.split_over_batch(lambda lo, hi: calls.append((lo, hi)), 8, 10**8)
+        print(calls)
+        rng = np.random.default_rng(0)
+        x, w, b = rng.standard_normal((8, 8, 12, 12)), rng.standard_normal((4, 8, 3, 3)), np.ones(4)
+        out, cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+        dx, dw, db = conv_backward_fast(np.ones_like(out), cache)
+        np.savez(sys.argv[1], out=out, dx=dx, dw=dw, db=db)
+    """
+    path = tmp_path / "result.npz"
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[(0, 8)]"
+    saved = dict(np.load(path))
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((8, 8, 12, 12)), rng.standard_normal((4, 8, 3, 3)), np.ones(4)
+    out, cache = conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})
+    dx, dw, db = conv_backward_naive(np.ones_like(out), cache)
+    for name, want in [("out", out), ("dx", dx), ("dw", dw), ("db", db)]:
+        assert rel_error(saved[name], want) < FLOAT64_TOL, name
+
+
+def test_fast_layers_write_nothing_to_stderr() -> None:
+    """nbgrader scores a test cell with any stderr output as 0: the layers must stay silent."""
+    code = """
+        import numpy as np
+        from cs231kit.fast_layers import (
+            conv_backward_fast, conv_forward_fast, max_pool_backward_fast, max_pool_forward_fast,
+        )
+        x = np.random.default_rng(0).standard_normal((16, 8, 16, 16)).astype(np.float32)
+        w, b = np.ones((8, 8, 3, 3), np.float32), np.zeros(8, np.float32)
+        out, cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+        conv_backward_fast(out, cache)
+        out, cache = max_pool_forward_fast(out, {"pool_height": 2, "pool_width": 2, "stride": 2})
+        max_pool_backward_fast(out, cache)
+    """
+    result = subprocess.run(
+        [sys.executable, "-W", "default", "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Clear errors
+# ---------------------------------------------------------------------------------------------
+
+X = np.zeros((2, 3, 8, 8))
+W = np.zeros((4, 3, 3, 3))
+B = np.zeros(4)
+CONV = {"stride": 1, "pad": 1}
+POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        ((X[0], W, B, CONV), ValueError, r"x must be 4-D .*\(N, C, H, W\).*got 3-D"),
+        ((X, W[0], B, CONV), ValueError, r"w must be 4-D"),
+        ((X, np.zeros((4, 2, 3, 3)), B, CONV), ValueError, r"x has C=3 channels but w has 2"),
+        ((X, W, np.zeros(3), CONV), ValueError, r"b must have shape \(F,\) = \(4,\)"),
+        ((X, W, np.zeros((4, 1)), CONV), ValueError, r"b must have shape"),
+        ((X, np.zeros((4, 3, 11, 3)), B, CONV), ValueError, r"11x3 filter is larger than the"),
+        ((X, W, B, {"stride": 0, "pad": 1}), ValueError, r"stride'\] must be a positive"),
+        ((X, W, B, {"stride": -1, "pad": 1}), ValueError, r"stride'\] must be a positive"),
+        ((X, W, B, {"stride": (1, 0), "pad": 1}), ValueError, r"positive integer or a pair"),
+        ((X, W, B, {"stride": 1.5, "pad": 1}), ValueError, r"stride'\] must be a positive"),
+        ((X, W, B, {"stride": 1, "pad": -1}), ValueError, r"pad'\] must be a non-negative"),
+        ((X, W, B, {"stride": 1}), KeyError, r"missing \['pad'\]"),
+        ((X, W, B, None), TypeError, r"conv_param must be a dict"),
+        (([[1.0]], W, B, CONV), TypeError, r"x must be an array"),
+    ],
+)
+def test_conv_forward_rejects_bad_input(args: tuple, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        conv_forward_fast(*args)
+
+
+@pytest.mark.parametrize(
+    "x, pool_param, match",
+    [
+        (X[0], POOL, r"x must be 4-D"),
+        (X, {"pool_height": 9, "pool_width": 2, "stride": 2}, r"9x2 pooling window is larger"),
+        (X, {"pool_height": 2, "pool_width": 2, "stride": 0}, r"stride'\] must be a positive"),
+        (X, {"pool_height": 0, "pool_width": 2, "stride": 1}, r"pool_height'\] must be a posit"),
+    ],
+)
+def test_pool_forward_rejects_bad_input(x: np.ndarray, pool_param: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        max_pool_forward_fast(x, pool_param)
+
+
+def test_backward_rejects_wrong_dout_shape() -> None:
+    out, cache = conv_forward_fast(X, W, B, CONV)
+    with pytest.raises(ValueError, match=r"dout must have the shape of the forward output"):
+        conv_backward_fast(out[:, :2], cache)
+    out, cache = max_pool_forward_fast(X, POOL)
+    with pytest.raises(ValueError, match=r"dout must have the shape of the forward output"):
+        max_pool_backward_fast(out[..., :1], cache)
+
+
+# ---------------------------------------------------------------------------------------------
+# GPU (CuPy): the same layers on GPU arrays
+# ---------------------------------------------------------------------------------------------
+
+needs_gpu = pytest.mark.skipif(not gpu_available(), reason="CuPy with a CUDA GPU is not available")
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_conv_and_pool_on_cupy_match_numpy() -> None:
+    import cupy
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 4, 9, 9))
+    w = rng.standard_normal((5, 4, 3, 3))
+    b = rng.standard_normal(5)
+    conv_param = {"stride": 2, "pad": 1}
+    out, cache = conv_forward_fast(x, w, b, conv_param)
+    out_gpu, cache_gpu = conv_forward_fast(
+        cupy.asarray(x), cupy.asarray(w), cupy.asarray(b), conv_param
+    )
+    assert isinstance(out_gpu, cupy.ndarray)
+    assert rel_error(out_gpu, out) < FLOAT64_TOL
+    dout = rng.standard_normal(out.shape)
+    for got, want in zip(
+        conv_backward_fast(cupy.asarray(dout), cache_gpu),
+        conv_backward_fast(dout, cache),
+        strict=True,
+    ):
+        assert isinstance(got, cupy.ndarray)
+        assert rel_error(got, want) < FLOAT64_TOL
+
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out, cache = max_pool_forward_fast(x, pool_param)
+    out_gpu, cache_gpu = max_pool_forward_fast(cupy.asarray(x), pool_param)
+    assert rel_error(out_gpu, out) < FLOAT64_TOL
+    dout = rng.standard_normal(out.shape)
+    dx_gpu = max_pool_backward_fast(cupy.asarray(dout), cache_gpu)
+    assert rel_error(dx_gpu, max_pool_backward_fast(dout, cache)) < FLOAT64_TOL
