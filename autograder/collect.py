@@ -14,7 +14,8 @@ What it handles:
 * a graded cell the student copied (duplicate ``grade_id``) would abort nbgrader's whole run
   (nbgrader #1083): all copies but one lose their grading metadata (the last answer cell is kept,
   since that is the code the student ran last; the first test cell, whose source nbgrader restores);
-* deleted test cells are reported; nbgrader puts them back at grading (``add_missing_cells``).
+* deleted graded cells are put back from the release, after the graded cell that precedes them
+  there (nbgrader's own ``add_missing_cells`` crashes when that neighbour is a read-only cell).
 """
 
 from __future__ import annotations
@@ -118,6 +119,32 @@ def repair_duplicates(notebook: dict) -> list[str]:
     return notes
 
 
+def restore_deleted_cells(notebook: dict, release: dict) -> list[str]:
+    """Put graded cells the student deleted back from the release copy (in place)."""
+    present = set(grade_ids(notebook))
+    notes = []
+    previous: str | None = None
+    for cell in release.get("cells", []):
+        grade_id = (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id")
+        if not grade_id:
+            continue
+        if grade_id not in present:
+            index = 0
+            if previous is not None:
+                # just after the cell that precedes it in the release
+                index = next(
+                    i + 1
+                    for i, c in enumerate(notebook["cells"])
+                    if (c.get("metadata", {}).get("nbgrader") or {}).get("grade_id") == previous
+                )
+            notebook["cells"].insert(index, json.loads(json.dumps(cell)))
+            present.add(grade_id)
+            kind = "answer" if cell["metadata"]["nbgrader"].get("solution") else "test"
+            notes.append(f"{kind} cell {grade_id!r} was deleted; put back from the release")
+        previous = grade_id
+    return notes
+
+
 def _read_entry(entry: Path) -> tuple[dict[str, bytes], list[str]]:
     """{relative path: bytes} of the .ipynb files in a student folder or zip, plus problems."""
     files: dict[str, bytes] = {}
@@ -205,11 +232,7 @@ def collect(src: Path, paths: GradingPaths | None = None) -> dict[str, StudentRe
                 [] if name == f"{target}.ipynb" else [f"renamed: {name} graded as {target}.ipynb"]
             )
             notes += repair_duplicates(notebook)
-            missing = [g for g in grade_ids(expected[target]) if g not in grade_ids(notebook)]
-            notes += [
-                f"graded cell {g!r} was deleted (restored from the release at grading)"
-                for g in missing
-            ]
+            notes += restore_deleted_cells(notebook, expected[target])
             (out / f"{target}.ipynb").write_text(json.dumps(notebook, indent=1))
             report.notebooks[target] = "; ".join(notes) or "ok"
         for name in expected:

@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -356,7 +357,10 @@ def merge_into_course(result: SubmissionResult, paths: GradingPaths) -> None:
     if ws_graded.exists():
         shutil.copytree(ws_graded, dest)
     scores = {(c.notebook, c.grade_id): c.points for c in result.cells}
-    with Gradebook(f"sqlite:///{paths.course_dirs.gradebook}", COURSE_ID) as gb:
+    course_db = f"sqlite:///{paths.course_dirs.gradebook}"
+    with warnings.catch_warnings(), Gradebook(course_db, COURSE_ID) as gb:
+        # nbgrader's add_submission trips a harmless SQLAlchemy autoflush warning
+        warnings.filterwarnings("ignore", message=".*not in session.*")
         gb.update_or_create_student(result.student)
         try:
             gb.remove_submission(ASSIGNMENT, result.student)

@@ -13,6 +13,7 @@ Modules, one job each:
 - ``cs231kit.visualization``:  image grids, filter grids, training curves
 - ``cs231kit.notebook``:       load definitions from a sibling notebook
 - ``cs231kit.run_mode``:       full runs versus short grading runs
+- ``cs231kit.submission``:     the pre-submission check (``cs231kit-check-submission``) and zip
 """
 
 __version__ = "0.1.0"

@@ -1,0 +1,85 @@
+"""Grading throughput: seconds per full submission (all five notebooks) with 1 and 2 workers.
+
+Usage: python bench/grading.py [--submissions 4] [--jobs 1 2] [--json PATH]
+
+Each run grades the same N copies of the reference solutions from scratch (fresh grading folder,
+so nothing is skipped) with ``autograder.grading.grade_all``, the path ``python -m autograder
+grade`` takes: one sandboxed nbgrader process per submission. Plain ``nbgrader autograde`` is
+strictly serial, so the 1-worker row is the nbgrader baseline plus our per-submission set-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from autograder.collect import collect  # noqa: E402
+from autograder.course import ASSIGNMENT, SOURCE_DIR  # noqa: E402
+from autograder.grading import GradingPaths, grade_all, prepare_template  # noqa: E402
+
+
+def make_submissions(src: Path, count: int) -> None:
+    for i in range(count):
+        folder = src / f"student{i + 1:02d}"
+        folder.mkdir(parents=True)
+        for notebook in sorted((SOURCE_DIR / ASSIGNMENT).glob("*.ipynb")):
+            shutil.copy2(notebook, folder / notebook.name)
+
+
+def time_grading(src: Path, workdir: Path, jobs: int) -> tuple[float, list[str]]:
+    paths = GradingPaths(workdir)
+    collect(src, paths)
+    prepare_template(paths)  # the one-off gradebook set-up is not per-submission work
+    start = time.perf_counter()
+    results = grade_all(paths, jobs=jobs, force=True)
+    seconds = time.perf_counter() - start
+    bad = [f"{s}: {r.status} {r.score:g} {r.reason}" for s, r in results.items()
+           if r.status != "graded" or r.score != 100]
+    return seconds, bad
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=4)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+
+    python = platform.python_version()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {python}")
+    records = []
+    with tempfile.TemporaryDirectory(prefix="cs231kit-bench-") as tmp:
+        src = Path(tmp) / "submissions"
+        make_submissions(src, args.submissions)
+        for jobs in args.jobs:
+            seconds, bad = time_grading(src, Path(tmp) / f"grading-{jobs}", jobs)
+            if bad:
+                print("unexpected results:\n  " + "\n  ".join(bad))
+                return 1
+            records.append({"jobs": jobs, "submissions": args.submissions, "seconds": seconds,
+                            "seconds_per_submission": seconds / args.submissions})
+
+    base = records[0]["seconds"]
+    header = ("jobs", "submissions", "seconds", "s/submission", "speed-up")
+    print("\n{:>4}  {:>11}  {:>8}  {:>12}  {:>8}".format(*header))
+    for r in records:
+        print(f"{r['jobs']:>4}  {r['submissions']:>11}  {r['seconds']:>8.1f}  "
+              f"{r['seconds_per_submission']:>12.1f}  {base / r['seconds']:>7.2f}x")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(records, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
