@@ -438,9 +438,7 @@ def grade_all(
             result.digest = digest
             info = manifest.get(student, {})
             result.late = bool(info.get("late"))
-            malformed = [
-                f"malformed notebook: {info['notebooks'][n]}" for n in info.get("malformed", [])
-            ]
+            malformed = [info["notebooks"][n] for n in info.get("malformed", [])]
             if malformed:
                 result.status = FAILED
                 result.reason = "; ".join([*malformed, *filter(None, [result.reason])])
