@@ -1,4 +1,4 @@
-"""nbgrader configuration for the cs231kit course (run nbgrader's commands from the repository root).
+"""nbgrader configuration for the cs231kit course (run nbgrader from the repository root).
 
 The instructor's source notebooks live in ``solutions/``, the generated student release in
 ``assignments/``; everything produced while grading goes to ``grading/`` (git-ignored).

@@ -93,9 +93,11 @@ class SubmissionResult:
 
 @dataclass(frozen=True)
 class GradingPaths:
-    """Where grading reads and writes (the course's ``grading/`` unless told otherwise)."""
+    """Where grading reads and writes: the course's ``grading/``, or ``$CS231KIT_GRADING_DIR``."""
 
-    root: Path = GRADING_DIR
+    root: Path = field(
+        default_factory=lambda: Path(os.environ.get("CS231KIT_GRADING_DIR") or GRADING_DIR)
+    )
 
     @property
     def submitted(self) -> Path:

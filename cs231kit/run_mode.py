@@ -34,6 +34,14 @@ def grading_mode() -> bool:
     return _mode()[0]
 
 
+def being_graded() -> bool:
+    """True when a grader runs the notebook (nbgrader, or ``CS231KIT_GRADING=1``), unlike CI.
+
+    Used by steps that only make sense for the student, such as the pre-submission check.
+    """
+    return bool(os.environ.get("NBGRADER_EXECUTION")) or _is_true("CS231KIT_GRADING")
+
+
 def budget(full: T, grading: T) -> T:
     """The value for the current run mode.
 

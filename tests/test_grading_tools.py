@@ -165,7 +165,8 @@ def test_duplicate_answer_cells_keep_the_last_copy():
         return {"cell_type": "code", "source": source,
                 "metadata": {"nbgrader": {"grade_id": "f", **meta}}}
 
-    nb = {"cells": [cell("old", solution=True, grade=False), cell("new", solution=True, grade=False)]}
+    answer = {"solution": True, "grade": False}
+    nb = {"cells": [cell("old", **answer), cell("new", **answer)]}
     notes = repair_duplicates(nb)
     assert len(notes) == 1
     assert "nbgrader" not in nb["cells"][0]["metadata"]
@@ -190,3 +191,48 @@ def test_cli_errors_are_clear(tmp_path):
     )
     assert result.returncode == 1
     assert "is not a folder of student folders or zip files" in result.stdout
+
+
+def run_cli(*args: str, grading_dir: Path) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {**os.environ, "CS231KIT_GRADING_DIR": str(grading_dir)}
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("grade", "no collected submissions"),
+        ("export", "no grading results"),
+        ("feedback", "no grading results"),
+    ],
+)
+def test_commands_before_their_inputs_exist_say_what_to_run(tmp_path, command, message):
+    result = run_cli(command, grading_dir=tmp_path / "grading")
+    assert result.returncode == 1
+    assert message in result.stdout and "python -m autograder" in result.stdout
+
+
+def test_command_line_collect_grade_feedback_export(tmp_path):
+    src = tmp_path / "src" / "Ada Lovelace"
+    src.mkdir(parents=True)
+    name = "02_jacobian_free_gradients.ipynb"
+    (src / name).write_text((ROOT / "solutions" / "a2" / name).read_text())
+    grading = tmp_path / "grading"
+    for args in (("collect", str(src.parent)), ("grade", "--jobs", "1"), ("feedback",),
+                 ("export",)):
+        result = run_cli(*args, grading_dir=grading)
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+    row = next(csv.DictReader((grading / "grades.csv").open()))
+    assert (row["student_id"], row["status"], row["02_jacobian_free_gradients"]) == (
+        "ada-lovelace", "graded", "15")
+    assert (grading / "report" / "feedback" / "ada-lovelace.html").exists()
+    assert (grading / "report" / "index.html").exists()
+
+
+def test_release_command_help():
+    result = subprocess.run([sys.executable, "-m", "autograder", "release", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "leak check" in result.stdout

@@ -71,3 +71,19 @@ def test_budget_returns_values_of_any_type(monkeypatch):
     monkeypatch.setenv("CS231KIT_GRADING", "1")
     assert budget(full=[1, 2, 3], grading=[1]) == [1]
     assert budget(100, 5) == 5  # positional order: full, then grading
+
+
+def test_being_graded_is_nbgrader_or_explicit_not_ci(monkeypatch):
+    for name in ("NBGRADER_EXECUTION", "CS231KIT_GRADING", "CI", "CS231KIT_FULL"):
+        monkeypatch.delenv(name, raising=False)
+    from cs231kit.run_mode import being_graded
+
+    monkeypatch.setenv("CI", "true")
+    assert not being_graded()
+    monkeypatch.setenv("CS231KIT_GRADING", "0")
+    assert not being_graded()
+    monkeypatch.setenv("CS231KIT_GRADING", "1")
+    assert being_graded()
+    monkeypatch.delenv("CS231KIT_GRADING")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert being_graded()

@@ -32,6 +32,13 @@ def completed_release(name: str) -> dict:
     return release
 
 
+@pytest.fixture(autouse=True)
+def as_a_student(monkeypatch):
+    """The check skips itself while a grader runs the notebooks; tests run it as a student."""
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("CS231KIT_GRADING", raising=False)
+
+
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     work = tmp_path / "a2"
@@ -72,7 +79,8 @@ def test_the_untouched_release_says_what_to_fill_in(tmp_path):
     (tmp_path / f"{NB}.ipynb").write_text((RELEASE_DIR / "a2" / f"{NB}.ipynb").read_text())
     result = check(tmp_path, run=False, verbose=False)
     assert not result.ok
-    assert any("'relu_jacobian'" in p and "not filled in" in p for p in result.notebooks[0].problems)
+    problems = result.notebooks[0].problems
+    assert any("'relu_jacobian'" in p and "not filled in" in p for p in problems)
 
 
 def test_edited_test_cell_copied_cell_and_broken_json_are_reported(folder):
@@ -107,3 +115,11 @@ def test_command_line_exit_codes(folder):
     assert main([str(folder), "--no-run"]) == 0
     (folder / f"{NB}.ipynb").write_text("{")
     assert main([str(folder), "--no-run"]) == 1
+
+
+def test_the_check_skips_itself_while_grading(folder, monkeypatch, capsys):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    result = check(folder)
+    assert result.notebooks == [] and result.zip_path is None
+    assert "skipped" in capsys.readouterr().out
+    assert not list(folder.glob("*.zip"))
