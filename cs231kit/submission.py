@@ -173,11 +173,11 @@ def run_notebook(path: Path, timeout: int = 600) -> list[str]:
         )
         client.execute()
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
+        for variable, previous in saved.items():
+            if previous is None:
+                os.environ.pop(variable, None)
             else:
-                os.environ[name] = value
+                os.environ[variable] = previous
     failures = []
     for index, cell in enumerate(nb.cells, start=1):
         for out in cell.get("outputs", []):
