@@ -5,7 +5,8 @@ A hidden check of a graded function is a list of :class:`Case` objects. Each cas
 * ``make_inputs(rng)``: the grader-chosen inputs (randomised shapes and values, edge cases);
 * ``call(student, inputs)``: how to call the student's code on them, returning plain arrays/floats;
 * ``reference(inputs)``: the same outputs from the reference implementation;
-* ``compare``: how outputs are compared (relative error with a tolerance, by default).
+* ``tol``/``tols``: the relative-error tolerance each output is compared with
+  (:func:`compare_outputs`; strings and booleans must match exactly).
 
 Keeping these apart lets the same case run in two places: inside the student's kernel (nbgrader's
 hidden test cell calls :func:`run_cases`) and split across processes by the trusted re-check, where
