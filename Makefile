@@ -28,7 +28,7 @@ release: $(BIN)/.installed
 	$(BIN)/python -m autograder release
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 # Tolerance validation over 1000 seeds per hidden check (not part of `make test`).
 test-slow: $(BIN)/.installed
