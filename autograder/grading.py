@@ -32,7 +32,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from autograder import rubric
@@ -156,26 +156,10 @@ def prepare_template(paths: GradingPaths) -> Path:
         return template_db
     shutil.rmtree(paths.template, ignore_errors=True)
     paths.template.mkdir(parents=True)
-    dirs = CourseDirs(
-        release=paths.template / "release",
-        gradebook=template_db,
-        submitted=paths.template / "none",
-        autograded=paths.template / "none",
-        feedback=paths.template / "none",
-    )
-    run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], dirs, timeout=600)
-    # The course gradebook must know the assignment too, so merged grades have cells to land in.
-    run_nbgrader(
-        ["generate_assignment", ASSIGNMENT, "--force"],
-        CourseDirs(
-            release=paths.template / "release",
-            gradebook=paths.course_dirs.gradebook,
-            submitted=paths.submitted,
-            autograded=paths.course_dirs.autograded,
-            feedback=paths.course_dirs.feedback,
-        ),
-        timeout=600,
-    )
+    # The template gradebook, and the course gradebook (so merged grades have cells to land in).
+    for gradebook in (template_db, paths.course_dirs.gradebook):
+        dirs = replace(paths.course_dirs, gradebook=gradebook)
+        run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], dirs, timeout=600)
     stamp.write_text(digest)
     return template_db
 
