@@ -1,4 +1,4 @@
-"""Reference convolution and max-pooling layers.
+"""Reference convolution and max pooling (notebook 05), and the size formulas and filters.
 
 - ``conv_forward_naive`` / ``conv_backward_naive`` and ``max_pool_forward_naive`` /
   ``max_pool_backward_naive``: the answers to the graded "naive" layers. They loop over output
@@ -8,8 +8,10 @@
   built on the library's given fast layers (``cs231kit.fast_layers``), used by the models.
 
 Shapes: inputs x (N, C, H, W); filters w (F, C, HH, WW); biases b (F,).
-Output size of a convolution: H' = 1 + (H + 2 * pad - HH) // stride, and likewise W'
-(see ``conv_output_size``).
+The naive layers take H' = 1 + (H + 2 * pad - HH) // stride (the last rows a window cannot reach
+are ignored, as in the libraries). The graded ``conv_output_size(W, F, P, S)`` is notebook 05's
+stricter formula (W - F + 2P) / S + 1, an error when the stride does not tile the input exactly;
+``conv_param_count`` and ``make_filters`` (four hand-set 9x9 filters) are notebook 05's too.
 Works on NumPy or CuPy arrays alike.
 """
 
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from autograder.reference.layers import relu_backward, relu_forward
+import numpy as np
+
+from autograder.judge.reference.layers import relu_backward, relu_forward
 from cs231kit.backend import get_array_module
 from cs231kit.fast_layers import (
     conv_backward_fast,
@@ -33,7 +37,7 @@ Cache = Any
 # ---------------------------------------------------------------------- naive convolution
 
 
-def conv_output_size(size: int, filter_size: int, stride: int, pad: int) -> int:
+def _output_length(size: int, filter_size: int, stride: int, pad: int) -> int:
     """Output length along one axis: 1 + (size + 2 * pad - filter_size) // stride.
 
     When the stride does not divide (size + 2 * pad - filter_size), the last rows or columns that
@@ -68,8 +72,8 @@ def conv_forward_naive(
     stride, pad = conv_param["stride"], conv_param["pad"]
     num_images, _, height, width = x.shape
     num_filters, _, filter_h, filter_w = w.shape
-    out_h = conv_output_size(height, filter_h, stride, pad)
-    out_w = conv_output_size(width, filter_w, stride, pad)
+    out_h = _output_length(height, filter_h, stride, pad)
+    out_w = _output_length(width, filter_w, stride, pad)
 
     x_pad = xp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     out = xp.empty((num_images, num_filters, out_h, out_w), dtype=xp.result_type(x, w))
@@ -137,8 +141,8 @@ def max_pool_forward_naive(x: Array, pool_param: dict[str, int]) -> tuple[Array,
     pool_h, pool_w = pool_param["pool_height"], pool_param["pool_width"]
     stride = pool_param["stride"]
     num_images, channels, height, width = x.shape
-    out_h = conv_output_size(height, pool_h, stride, 0)
-    out_w = conv_output_size(width, pool_w, stride, 0)
+    out_h = _output_length(height, pool_h, stride, 0)
+    out_w = _output_length(width, pool_w, stride, 0)
 
     out = xp.empty((num_images, channels, out_h, out_w), dtype=x.dtype)
     for i in range(out_h):
@@ -252,3 +256,59 @@ def conv_relu_pool_backward(dout: Array, cache: Cache) -> tuple[Array, Array, Ar
     ds = max_pool_backward_fast(dout, pool_cache)
     da = relu_backward(ds, relu_cache)
     return conv_backward_fast(da, conv_cache)
+
+
+# ---------------------------------------------------------------------- sizes and filters
+
+FILTER_SIZE = 9  # the lecture's 4 filters of size 9x9 on a 1x224x224 image
+
+
+def conv_output_size(W: int, F: int, P: int, S: int) -> int:
+    """Output length along one axis: (W - F + 2P) / S + 1.
+
+    Inputs:
+    - W: input size, F: filter size, P: zero padding on each side, S: stride
+
+    Returns the output size as an int; raises ValueError when the filter does not tile the padded
+    input exactly.
+    """
+    span = W - F + 2 * P
+    if span < 0:
+        raise ValueError(f"A filter of size F={F} exceeds the padded input W + 2P = {W + 2 * P}.")
+    if span % S != 0:
+        raise ValueError(f"Stride S={S} does not fit: (W - F + 2P) / S = {span} / {S}.")
+    return span // S + 1
+
+
+def conv_param_count(F: int, C: int, HH: int, WW: int) -> int:
+    """Number of learnable numbers of a conv layer: F * C * HH * WW weights plus F biases.
+
+    Inputs:
+    - F: number of filters; C: input channels; HH, WW: filter height and width
+
+    Returns an int.
+    """
+    return F * C * HH * WW + F
+
+
+def make_filters() -> tuple[np.ndarray, np.ndarray]:
+    """Four hand-set filters for a one-channel image, in this order:
+
+    0. identity: 1 at the centre, so the output is the input;
+    1. box blur: the average of the 9x9 neighbourhood (all weights 1/81, summing to 1);
+    2. horizontal edges: + above the centre row, - below it (each column sums to 0), so it
+       responds where intensity changes from top to bottom and ignores left-right changes;
+    3. vertical edges: the transpose of 2 (+ left of the centre column, - right of it).
+
+    Returns:
+    - w: (4, 1, 9, 9) filters
+    - b: (4,) biases, all 0
+    """
+    size, centre = FILTER_SIZE, FILTER_SIZE // 2
+    w = np.zeros((4, 1, size, size))
+    w[0, 0, centre, centre] = 1.0
+    w[1, 0] = 1.0 / size**2
+    rows = np.sign(centre - np.arange(size))[:, None]  # +1 above the centre, -1 below
+    w[2, 0] = np.broadcast_to(rows, (size, size)) / (centre * size)
+    w[3, 0] = w[2, 0].T
+    return w, np.zeros(4)

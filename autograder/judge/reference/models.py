@@ -1,6 +1,9 @@
-"""Reference models: a fully-connected net of any depth and a three-layer ConvNet.
+"""Reference models: notebook 01's two-layer net, a fully-connected net of any depth, a ConvNet.
 
-Both follow the interface the ``cs231kit.solver.Solver`` trains:
+``two_layer_net`` is a function of (X, params): notebook 01 writes it "flat", every intermediate
+named; here it is composed from the reference layers so that the two derivations check each other.
+
+The classes follow the interface the ``cs231kit.solver.Solver`` trains:
 
 - ``model.params``: dict of parameter arrays, created on the current array backend
   (``cs231kit.backend.array_module()``, NumPy or CuPy);
@@ -18,23 +21,49 @@ from typing import Any
 
 import numpy as np
 
-from autograder.reference.conv_layers import (
+from autograder.judge.reference.conv import (
     conv_output_size,
     conv_relu_pool_backward,
     conv_relu_pool_forward,
 )
-from autograder.reference.layers import (
+from autograder.judge.reference.layers import (
     affine_backward,
     affine_forward,
     affine_relu_backward,
     affine_relu_forward,
     dropout_backward,
     dropout_forward,
+    l2_regularized,
     softmax_loss,
 )
 from cs231kit.backend import array_module
 
 Array = Any  # a NumPy or CuPy ndarray
+TWO_LAYER_PARAMS = ("W1", "b1", "W2", "b2")
+
+
+def two_layer_net(
+    X: Array, params: dict[str, Array], y: Array | None = None, reg: float = 0.0
+) -> Any:
+    """Two-layer net: affine - ReLU - affine - softmax, L2 on W1 and W2.
+
+    Inputs:
+    - X: (N, D); params: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,); y: (N,) labels or None
+    - reg: L2 strength; the loss carries reg * (sum(W1^2) + sum(W2^2))
+
+    Returns scores (N, C) when y is None, else (loss, grads) with grads a dict of the same keys
+    and shapes as params.
+    """
+    hidden, hidden_cache = affine_relu_forward(X, params["W1"], params["b1"])
+    scores, scores_cache = affine_forward(hidden, params["W2"], params["b2"])
+    if y is None:
+        return scores
+    data_loss, dscores = softmax_loss(scores, y)
+    dhidden, dW2, db2 = affine_backward(dscores, scores_cache)
+    _, dW1, db1 = affine_relu_backward(dhidden, hidden_cache)
+    loss, dW1 = l2_regularized(data_loss, dW1, params["W1"], reg)
+    loss, dW2 = l2_regularized(loss, dW2, params["W2"], reg)
+    return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
 
 
 def _random_source(seed: int | None) -> Any:
@@ -177,8 +206,8 @@ class ThreeLayerConvNet:
         self.conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
         self.pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
-        conv_h = conv_output_size(height, filter_size, 1, self.conv_param["pad"])
-        conv_w = conv_output_size(width, filter_size, 1, self.conv_param["pad"])
+        conv_h = conv_output_size(height, filter_size, self.conv_param["pad"], 1)
+        conv_w = conv_output_size(width, filter_size, self.conv_param["pad"], 1)
         pooled_dim = num_filters * (conv_h // 2) * (conv_w // 2)  # 2x2 pool, stride 2
 
         xp = array_module()

@@ -21,15 +21,21 @@ caches themselves, so a forward bug never costs backward points.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from autograder.hidden_tests.harness import Case, Outputs, run_cases, substituted
-from autograder.reference import conv_layers, layers, models
-from autograder.reference import nb05_conv_nets as ref
+from autograder.judge.cases import Case, Outputs
+from autograder.judge.reference import conv as ref
+from autograder.judge.reference import models
+from autograder.sandbox.handin.calls import nb05 as calls
 from cs231kit import tolerances
+
+NOTEBOOK = "05_conv_nets"
+CALLS = "nb05"
+VALUE_TESTS: frozenset[str] = frozenset()
 
 # Forward values and gradients are float64 sums of products; a correct implementation differs from
 # the reference by summation order only (~1e-15 relative), so the forward tolerance applies.
@@ -40,37 +46,24 @@ EXACT = 0.0
 # ~1e-14 apart in float64, but the margin is widened for sums over many terms.
 CONVNET_TOL = 1e-6
 
-# What the ConvNet (and the layers) may call by global name, replaced by the reference versions.
-LAYER_REFERENCES: dict[str, Any] = {"conv_output_size": ref.conv_output_size}
-CONVNET_REFERENCES: dict[str, Any] = {
-    **LAYER_REFERENCES,
-    "affine_forward": layers.affine_forward,
-    "affine_backward": layers.affine_backward,
-    "relu_forward": layers.relu_forward,
-    "relu_backward": layers.relu_backward,
-    "affine_relu_forward": layers.affine_relu_forward,
-    "affine_relu_backward": layers.affine_relu_backward,
-    "softmax_loss": layers.softmax_loss,
-    "conv_forward_naive": conv_layers.conv_forward_naive,
-    "conv_backward_naive": conv_layers.conv_backward_naive,
-    "max_pool_forward_naive": conv_layers.max_pool_forward_naive,
-    "max_pool_backward_naive": conv_layers.max_pool_backward_naive,
-}
-PARAM_NAMES = ("W1", "b1", "W2", "b2", "W3", "b3")
-
-
-def _references(student: Any, replacements: dict[str, Any]) -> dict[str, Any]:
-    """The substitutions to make around ``student``: none when it is reference code itself.
-
-    (The reference modules already call reference helpers, some with other argument orders, e.g.
-    ``conv_layers.conv_output_size(size, filter_size, stride, pad)``; a tolerance sweep that runs
-    the reference through these checks must leave them alone.)
-    """
-    if getattr(student, "__module__", "").startswith("autograder.reference"):
-        return {}
-    return replacements
-
-MANY = tuple(range(12))  # seeds for the cheap cases
+# What the ConvNet (and the layers) may call by global name, answered by the reference.
+LAYER_REFERENCES = ("conv_output_size",)
+CONVNET_REFERENCES = (
+    *LAYER_REFERENCES,
+    "affine_forward",
+    "affine_backward",
+    "relu_forward",
+    "relu_backward",
+    "affine_relu_forward",
+    "affine_relu_backward",
+    "softmax_loss",
+    "conv_forward_naive",
+    "conv_backward_naive",
+    "max_pool_forward_naive",
+    "max_pool_backward_naive",
+)
+PARAM_NAMES = calls.PARAM_NAMES
+MANY = 12  # runs of the cheap cases
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,11 +152,11 @@ def _with_dout(make: Callable[[np.random.Generator], dict[str, Any]], kind: str)
     def make_with_dout(rng: np.random.Generator) -> dict[str, Any]:
         inputs = make(rng)
         if kind == "conv":
-            out, _ = conv_layers.conv_forward_naive(
+            out, _ = ref.conv_forward_naive(
                 inputs["x"], inputs["w"], inputs["b"], inputs["conv_param"]
             )
         else:
-            out, _ = conv_layers.max_pool_forward_naive(inputs["x"], inputs["pool_param"])
+            out, _ = ref.max_pool_forward_naive(inputs["x"], inputs["pool_param"])
         inputs["dout"] = rng.standard_normal(out.shape)
         return inputs
 
@@ -179,42 +172,38 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
-def _size_call(inputs: dict[str, Any]) -> str:
+def _size_label(inputs: dict[str, Any]) -> str:
     return "conv_output_size(W={W}, F={F}, P={P}, S={S})".format(**inputs)
 
 
-def _output_size_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    size = student(inputs["W"], inputs["F"], inputs["P"], inputs["S"])
-    return {"returns an int (not a float)": _is_int(size), _size_call(inputs): str(size)}
+
+def _output_size_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    size = raw["size"]
+    return {"returns an int (not a float)": _is_int(size), _size_label(inputs): str(size)}
 
 
 def _output_size_ref(inputs: dict[str, Any]) -> Outputs:
     size = ref.conv_output_size(inputs["W"], inputs["F"], inputs["P"], inputs["S"])
-    return {"returns an int (not a float)": True, _size_call(inputs): str(size)}
+    return {"returns an int (not a float)": True, _size_label(inputs): str(size)}
 
 
-def _raise_outcome(student: Any, inputs: dict[str, Any]) -> str:
-    """What conv_output_size does on a shape that does not fit."""
-    try:
-        size = student(inputs["W"], inputs["F"], inputs["P"], inputs["S"])
-    except ValueError as error:
-        if not str(error).strip():
-            return "raised ValueError without a message (say what does not fit)"
-        return "raised ValueError"
-    except NotImplementedError:
-        raise
-    except Exception as error:
-        return f"raised {type(error).__name__} instead of ValueError"
-    return f"returned {size!r} instead of raising ValueError"
+def _raise_outcome(raw: Any) -> str:
+    """What conv_output_size did on a shape that does not fit, in words."""
+    if "returned" in raw:
+        return f"returned {raw['returned']} instead of raising ValueError"
+    if raw["raised"] != "ValueError":
+        return f"raised {raw['raised']} instead of ValueError"
+    if not str(raw["message"]).strip():
+        return "raised ValueError without a message (say what does not fit)"
+    return "raised ValueError"
 
 
-def _misfit_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    return {f"{_size_call(inputs)}, which does not fit,": _raise_outcome(student, inputs)}
+def _misfit_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    return {f"{_size_label(inputs)}, which does not fit,": _raise_outcome(raw)}
 
 
 def _misfit_ref(inputs: dict[str, Any]) -> Outputs:
-    outcome = _raise_outcome(ref.conv_output_size, inputs)
-    return {f"{_size_call(inputs)}, which does not fit,": outcome}
+    return _misfit_derive(inputs, calls.conv_output_size_misfit(ref.conv_output_size, inputs))
 
 
 def _fitting_layer(rng: np.random.Generator) -> dict[str, int]:
@@ -245,34 +234,40 @@ def _fixed(**values: int) -> Callable[[np.random.Generator], dict[str, int]]:
 
 
 OUTPUT_SIZE_CASES = [
-    Case("conv_output_size, random layers that fit", _fitting_layer, _output_size_call,
-         _output_size_ref, tol=EXACT, seeds=MANY),
+    Case("conv_output_size, random layers that fit", _fitting_layer, "conv_output_size",
+         _output_size_ref, derive=_output_size_derive, tol=EXACT, runs=MANY),
     Case("conv_output_size, the lecture's 32x32 input, 5x5 filters, stride 1, pad 2",
-         _fixed(W=32, F=5, P=2, S=1), _output_size_call, _output_size_ref, tol=EXACT, seeds=(0,)),
+         _fixed(W=32, F=5, P=2, S=1), "conv_output_size", _output_size_ref,
+         derive=_output_size_derive, tol=EXACT, runs=1),
     Case("conv_output_size, AlexNet CONV1 (227, 11x11, stride 4, pad 0)",
-         _fixed(W=227, F=11, P=0, S=4), _output_size_call, _output_size_ref, tol=EXACT,
-         seeds=(0,)),
+         _fixed(W=227, F=11, P=0, S=4), "conv_output_size", _output_size_ref,
+         derive=_output_size_derive, tol=EXACT,
+         runs=1),
     Case("conv_output_size, a stride that does not fit (must raise ValueError)",
-         _misfitting_layer, _misfit_call, _misfit_ref, seeds=MANY),
+         _misfitting_layer, "conv_output_size_misfit", _misfit_ref,
+         derive=_misfit_derive, runs=MANY),
     Case("conv_output_size, the lecture's 7x7 input, 3x3 filter, stride 3 (does not fit)",
-         _fixed(W=7, F=3, P=0, S=3), _misfit_call, _misfit_ref, seeds=(0,)),
+         _fixed(W=7, F=3, P=0, S=3), "conv_output_size_misfit", _misfit_ref,
+         derive=_misfit_derive, runs=1),
     Case("conv_output_size, a filter larger than the padded input (must raise ValueError)",
-         _too_big_filter, _misfit_call, _misfit_ref, seeds=MANY),
+         _too_big_filter, "conv_output_size_misfit", _misfit_ref,
+         derive=_misfit_derive, runs=MANY),
 ]
 
 
-def _count_call(inputs: dict[str, Any]) -> str:
+def _count_label(inputs: dict[str, Any]) -> str:
     return "conv_param_count(F={F}, C={C}, HH={HH}, WW={WW})".format(**inputs)
 
 
-def _param_count_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    count = student(inputs["F"], inputs["C"], inputs["HH"], inputs["WW"])
-    return {"returns an int (not a float)": _is_int(count), _count_call(inputs): str(count)}
+
+def _param_count_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    count = raw["count"]
+    return {"returns an int (not a float)": _is_int(count), _count_label(inputs): str(count)}
 
 
 def _param_count_ref(inputs: dict[str, Any]) -> Outputs:
     count = ref.conv_param_count(inputs["F"], inputs["C"], inputs["HH"], inputs["WW"])
-    return {"returns an int (not a float)": True, _count_call(inputs): str(count)}
+    return {"returns an int (not a float)": True, _count_label(inputs): str(count)}
 
 
 def _random_layer(rng: np.random.Generator) -> dict[str, int]:
@@ -282,11 +277,14 @@ def _random_layer(rng: np.random.Generator) -> dict[str, int]:
 
 PARAM_COUNT_CASES = [
     Case("conv_param_count, random layers (rectangular filters)", _random_layer,
-         _param_count_call, _param_count_ref, tol=EXACT, seeds=MANY),
+         "conv_param_count", _param_count_ref,
+         derive=_param_count_derive, tol=EXACT, runs=MANY),
     Case("conv_param_count, the lecture's 10 5x5 filters on 3 channels",
-         _fixed(F=10, C=3, HH=5, WW=5), _param_count_call, _param_count_ref, tol=EXACT, seeds=(0,)),
+         _fixed(F=10, C=3, HH=5, WW=5), "conv_param_count", _param_count_ref,
+         derive=_param_count_derive, tol=EXACT, runs=1),
     Case("conv_param_count, 1x1 filters (F=32 on C=64)", _fixed(F=32, C=64, HH=1, WW=1),
-         _param_count_call, _param_count_ref, tol=EXACT, seeds=(0,)),
+         "conv_param_count", _param_count_ref,
+         derive=_param_count_derive, tol=EXACT, runs=1),
 ]
 
 
@@ -295,11 +293,12 @@ PARAM_COUNT_CASES = [
 # ---------------------------------------------------------------------------------------------
 
 
-def _describe_cache(cache: Any, inputs: dict[str, Any], names: tuple[str, ...]) -> str:
+def _describe_cache(raw: Any, inputs: dict[str, Any], names: tuple[str, ...]) -> str:
     """'(x, w, b, ...)' if the cache holds exactly the inputs in that order, else what is off."""
     wanted = "(" + ", ".join(names) + ")"
-    if not isinstance(cache, tuple | list):
-        return f"a {type(cache).__name__}, not the tuple {wanted}"
+    if raw["cache type"] != "tuple":
+        return f"a {raw['cache type']}, not the tuple {wanted}"
+    cache = raw["cache items"]
     if len(cache) != len(names):
         return f"a tuple of {len(cache)} items, not the {len(names)} items {wanted}"
     for position, name in enumerate(names):
@@ -318,28 +317,28 @@ def _describe_cache(cache: Any, inputs: dict[str, Any], names: tuple[str, ...]) 
     return wanted
 
 
-def _conv_forward_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    with substituted(student, **_references(student, LAYER_REFERENCES)):
-        out, cache = student(inputs["x"], inputs["w"], inputs["b"], dict(inputs["conv_param"]))
-    return {"out": out, "cache": _describe_cache(cache, inputs, ("x", "w", "b", "conv_param"))}
+
+def _conv_forward_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    return {"out": raw["out"], "cache": _describe_cache(raw, inputs, ("x", "w", "b", "conv_param"))}
 
 
 def _conv_forward_ref(inputs: dict[str, Any]) -> Outputs:
-    out, _ = conv_layers.conv_forward_naive(
+    out, _ = ref.conv_forward_naive(
         inputs["x"], inputs["w"], inputs["b"], inputs["conv_param"]
     )
     return {"out": out, "cache": "(x, w, b, conv_param)"}
 
 
-def _conv_forward_case(name: str, make: Any, seeds: tuple[int, ...] = (0, 1, 2, 3)) -> Case:
-    return Case(name, make, _conv_forward_call, _conv_forward_ref, tol=TOL, seeds=seeds)
+def _conv_forward_case(name: str, make: Any, runs: int = 4) -> Case:
+    return Case(name, make, "conv_forward_naive", _conv_forward_ref, derive=_conv_forward_derive,
+                tol=TOL, runs=runs, oracles=LAYER_REFERENCES)
 
 
 CONV_FORWARD_CASES = [
     _conv_forward_case("conv_forward_naive, 5x5 filters, stride 1, pad 2 (the lecture's layer)",
-                       _lecture_conv, seeds=(0,)),
+                       _lecture_conv, runs=1),
     _conv_forward_case("conv_forward_naive, random shapes: strides 1-3, pads 0-3, rectangular "
-                       "filters, odd sizes", _conv_inputs, seeds=tuple(range(8))),
+                       "filters, odd sizes", _conv_inputs, runs=8),
     _conv_forward_case("conv_forward_naive, stride larger than the filter",
                        _stride_beyond_filter),
     _conv_forward_case("conv_forward_naive, no padding",
@@ -347,31 +346,23 @@ CONV_FORWARD_CASES = [
 ]
 
 
-def _conv_backward_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    # The documented cache layout, built here: a forward bug never costs backward points.
-    cache = (inputs["x"], inputs["w"], inputs["b"], dict(inputs["conv_param"]))
-    replacements = {"conv_forward_naive": conv_layers.conv_forward_naive, **LAYER_REFERENCES}
-    with substituted(student, **_references(student, replacements)):
-        dx, dw, db = student(inputs["dout"], cache)
-    return {"dx": dx, "dw": dw, "db": db}
-
 
 def _conv_backward_ref(inputs: dict[str, Any]) -> Outputs:
     cache = (inputs["x"], inputs["w"], inputs["b"], inputs["conv_param"])
-    dx, dw, db = conv_layers.conv_backward_naive(inputs["dout"], cache)
+    dx, dw, db = ref.conv_backward_naive(inputs["dout"], cache)
     return {"dx": dx, "dw": dw, "db": db}
 
 
-def _conv_backward_case(name: str, make: Any, seeds: tuple[int, ...] = (0, 1, 2, 3)) -> Case:
-    return Case(name, _with_dout(make, "conv"), _conv_backward_call, _conv_backward_ref, tol=TOL,
-                seeds=seeds)
+def _conv_backward_case(name: str, make: Any, runs: int = 4) -> Case:
+    return Case(name, _with_dout(make, "conv"), "conv_backward_naive", _conv_backward_ref, tol=TOL,
+                runs=runs, oracles=("conv_forward_naive", *LAYER_REFERENCES))
 
 
 CONV_BACKWARD_CASES = [
     _conv_backward_case("conv_backward_naive, 5x5 filters, stride 1, pad 2 (the lecture's layer)",
-                        _lecture_conv, seeds=(0,)),
+                        _lecture_conv, runs=1),
     _conv_backward_case("conv_backward_naive, random shapes: strides 1-3, pads 0-3, rectangular "
-                        "filters, odd sizes", _conv_inputs, seeds=tuple(range(8))),
+                        "filters, odd sizes", _conv_inputs, runs=8),
     _conv_backward_case("conv_backward_naive, stride 2-3 with padding",
                         lambda rng: _conv_inputs(rng, strides=(2, 3), pads=(1, 3))),
     _conv_backward_case("conv_backward_naive, stride larger than the filter (skipped pixels get "
@@ -386,26 +377,26 @@ CONV_BACKWARD_CASES = [
 # ---------------------------------------------------------------------------------------------
 
 
-def _pool_forward_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    with substituted(student, **_references(student, LAYER_REFERENCES)):
-        out, cache = student(inputs["x"], dict(inputs["pool_param"]))
-    return {"out": out, "cache": _describe_cache(cache, inputs, ("x", "pool_param"))}
+
+def _pool_forward_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    return {"out": raw["out"], "cache": _describe_cache(raw, inputs, ("x", "pool_param"))}
 
 
 def _pool_forward_ref(inputs: dict[str, Any]) -> Outputs:
-    out, _ = conv_layers.max_pool_forward_naive(inputs["x"], inputs["pool_param"])
+    out, _ = ref.max_pool_forward_naive(inputs["x"], inputs["pool_param"])
     return {"out": out, "cache": "(x, pool_param)"}
 
 
-def _pool_forward_case(name: str, make: Any, seeds: tuple[int, ...] = (0, 1, 2, 3)) -> Case:
-    return Case(name, make, _pool_forward_call, _pool_forward_ref, tol=TOL, seeds=seeds)
+def _pool_forward_case(name: str, make: Any, runs: int = 4) -> Case:
+    return Case(name, make, "max_pool_forward_naive", _pool_forward_ref,
+                derive=_pool_forward_derive, tol=TOL, runs=runs, oracles=LAYER_REFERENCES)
 
 
 POOL_FORWARD_CASES = [
     _pool_forward_case("max_pool_forward_naive, the lecture's 4x4 example (2x2, stride 2)",
-                       _lecture_pool, seeds=(0,)),
+                       _lecture_pool, runs=1),
     _pool_forward_case("max_pool_forward_naive, random shapes, non-square pools, strides 1-3",
-                       _pool_inputs, seeds=tuple(range(8))),
+                       _pool_inputs, runs=8),
     _pool_forward_case("max_pool_forward_naive, overlapping windows (stride < pool)",
                        lambda rng: _pool_inputs(rng, overlap=True)),
     _pool_forward_case("max_pool_forward_naive, integer values with ties",
@@ -413,36 +404,28 @@ POOL_FORWARD_CASES = [
 ]
 
 
-def _pool_backward_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    cache = (inputs["x"], dict(inputs["pool_param"]))  # the documented layout, built here
-    replacements = {"max_pool_forward_naive": conv_layers.max_pool_forward_naive,
-                    **LAYER_REFERENCES}
-    with substituted(student, **_references(student, replacements)):
-        dx = student(inputs["dout"], cache)
-    return {"dx": dx}
-
 
 def _pool_backward_ref(inputs: dict[str, Any]) -> Outputs:
-    dx = conv_layers.max_pool_backward_naive(inputs["dout"], (inputs["x"], inputs["pool_param"]))
+    dx = ref.max_pool_backward_naive(inputs["dout"], (inputs["x"], inputs["pool_param"]))
     return {"dx": dx}
 
 
-def _pool_backward_case(name: str, make: Any, seeds: tuple[int, ...] = (0, 1, 2, 3)) -> Case:
-    return Case(name, _with_dout(make, "pool"), _pool_backward_call, _pool_backward_ref, tol=TOL,
-                seeds=seeds)
+def _pool_backward_case(name: str, make: Any, runs: int = 4) -> Case:
+    return Case(name, _with_dout(make, "pool"), "max_pool_backward_naive", _pool_backward_ref,
+                tol=TOL, runs=runs, oracles=("max_pool_forward_naive", *LAYER_REFERENCES))
 
 
 POOL_BACKWARD_CASES = [
     _pool_backward_case("max_pool_backward_naive, the lecture's 4x4 example (2x2, stride 2)",
-                        _lecture_pool, seeds=(0,)),
+                        _lecture_pool, runs=1),
     _pool_backward_case("max_pool_backward_naive, random shapes, non-square pools, strides 1-3",
-                        _pool_inputs, seeds=tuple(range(8))),
+                        _pool_inputs, runs=8),
     _pool_backward_case("max_pool_backward_naive, overlapping windows (stride < pool): an input "
                         "that wins several windows collects all their gradients",
                         lambda rng: _pool_inputs(rng, overlap=True)),
     _pool_backward_case("max_pool_backward_naive, tied maxima: only the FIRST maximum of a window "
                         "(row-major order) gets its gradient",
-                        lambda rng: _pool_inputs(rng, ties=True), seeds=tuple(range(6))),
+                        lambda rng: _pool_inputs(rng, ties=True), runs=6),
     _pool_backward_case("max_pool_backward_naive, tied maxima in overlapping windows",
                         lambda rng: _pool_inputs(rng, ties=True, overlap=True)),
 ]
@@ -504,42 +487,11 @@ def _convnet_inputs(square: bool, reg: bool) -> Callable[[np.random.Generator], 
     return make
 
 
-def _loaded(model: Any, params: dict[str, np.ndarray]) -> Any:
-    """Put the grader's parameters into the model (in place, so the model's own dict is used)."""
-    got = getattr(model, "params", None)
-    if not isinstance(got, dict) or set(got) != set(PARAM_NAMES):
-        keys = sorted(got) if isinstance(got, dict) else type(got).__name__
-        wanted = f"a dict with exactly the keys {list(PARAM_NAMES)}"
-        raise ValueError(f"model.params must be {wanted}, got {keys}")
-    for name in PARAM_NAMES:
-        shape, grader_shape = tuple(np.shape(got[name])), params[name].shape
-        if shape != grader_shape:
-            problem = f"model.params[{name!r}] has shape {shape}, expected {grader_shape}"
-            raise ValueError(f"{problem} for this architecture")
-        got[name] = params[name].copy()
-    return model
 
-
-def _convnet_outputs(model: Any, inputs: dict[str, Any]) -> Outputs:
-    scores = model.loss(inputs["X"])
-    loss, grads = model.loss(inputs["X"], inputs["y"])
-    missing = [name for name in PARAM_NAMES if name not in grads]
-    if missing:
-        raise ValueError(f"grads has no entry for {missing}; it needs one per parameter")
-    outputs: Outputs = {"scores (loss(X) with y=None)": scores, "loss": float(loss)}
-    outputs.update({f"grads[{name!r}]": grads[name] for name in PARAM_NAMES})
-    return outputs
-
-
-def _convnet_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    with substituted(student, **_references(student, CONVNET_REFERENCES)):
-        model = _loaded(student(**inputs["config"]), inputs["params"])
-        return _convnet_outputs(model, inputs)
 
 
 def _convnet_ref(inputs: dict[str, Any]) -> Outputs:
-    model = _loaded(models.ThreeLayerConvNet(**inputs["config"], seed=0), inputs["params"])
-    return _convnet_outputs(model, inputs)
+    return calls.three_layer_convnet(functools.partial(models.ThreeLayerConvNet, seed=0), inputs)
 
 
 def _init_inputs(rng: np.random.Generator) -> dict[str, Any]:
@@ -566,10 +518,11 @@ def _init_inputs(rng: np.random.Generator) -> dict[str, Any]:
 _STD_BAND = (0.7, 1.3)
 
 
-def _init_report(model: Any, config: dict[str, Any]) -> Outputs:
-    params = getattr(model, "params", None)
-    if not isinstance(params, dict):
-        return {"model.params": f"a {type(params).__name__}, not a dict"}
+def _init_report(inputs: dict[str, Any], raw: Any) -> Outputs:
+    config = inputs["config"]
+    params = raw["params"]
+    if raw["params type"] != "dict":
+        return {"model.params": f"a {raw['params type']}, not a dict"}
     report: Outputs = {"parameter names": str(sorted(params))}
     for name, shape in _param_shapes(config).items():
         value = np.asarray(params.get(name))
@@ -586,14 +539,6 @@ def _init_report(model: Any, config: dict[str, Any]) -> Outputs:
             )
     return report
 
-
-def _init_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    # Students draw initial weights from NumPy's global generator: seeding it makes grading
-    # deterministic.
-    np.random.seed(inputs["numpy_seed"])  # noqa: NPY002
-    with substituted(student, **_references(student, CONVNET_REFERENCES)):
-        model = student(**inputs["config"])
-    return _init_report(model, inputs["config"])
 
 
 def _init_ref(inputs: dict[str, Any]) -> Outputs:
@@ -612,13 +557,17 @@ def _init_ref(inputs: dict[str, Any]) -> Outputs:
 
 CONVNET_CASES = [
     Case("ThreeLayerConvNet.__init__: parameter names, shapes, dtype, zero biases, weights with "
-         "std weight_scale", _init_inputs, _init_call, _init_ref, tol=EXACT, seeds=(0, 1, 2, 3)),
+         "std weight_scale", _init_inputs, "three_layer_convnet_init", _init_ref,
+         derive=_init_report, tol=EXACT, runs=4, oracles=CONVNET_REFERENCES),
     Case("ThreeLayerConvNet.loss, square input, reg = 0 (same params as the reference model)",
-         _convnet_inputs(square=True, reg=False), _convnet_call, _convnet_ref, tol=CONVNET_TOL),
+         _convnet_inputs(square=True, reg=False), "three_layer_convnet", _convnet_ref,
+         tol=CONVNET_TOL, oracles=CONVNET_REFERENCES),
     Case("ThreeLayerConvNet.loss, square input, reg > 0 (0.5 * reg * sum of W**2 for W1, W2, W3)",
-         _convnet_inputs(square=True, reg=True), _convnet_call, _convnet_ref, tol=CONVNET_TOL),
+         _convnet_inputs(square=True, reg=True), "three_layer_convnet", _convnet_ref,
+         tol=CONVNET_TOL, oracles=CONVNET_REFERENCES),
     Case("ThreeLayerConvNet.loss, non-square input (H != W)",
-         _convnet_inputs(square=False, reg=True), _convnet_call, _convnet_ref, tol=CONVNET_TOL),
+         _convnet_inputs(square=False, reg=True), "three_layer_convnet", _convnet_ref,
+         tol=CONVNET_TOL, oracles=CONVNET_REFERENCES),
 ]
 
 
@@ -662,7 +611,7 @@ def _filter_properties(w: np.ndarray, b: np.ndarray, images: dict[str, Any]) -> 
     """The defining property of each filter, measured on the grader's images."""
     names = ("random", "constant", "noise", "horizontal_edge", "vertical_edge")
     x = np.stack([images[name] for name in names])[:, None]  # (5, 1, H, W)
-    out, _ = conv_layers.conv_forward_naive(x, w, b, {"stride": 1, "pad": 4})  # (5, 4, H, W)
+    out, _ = ref.conv_forward_naive(x, w, b, {"stride": 1, "pad": 4})  # (5, 4, H, W)
     response = {name: out[i] for i, name in enumerate(names)}
     inner = (slice(4, -4), slice(4, -4))  # where the 9x9 window lies inside the image
     size = np.abs(w).reshape(4, -1).sum(axis=1)  # sum(|w|) of each filter
@@ -698,10 +647,10 @@ def _filter_properties(w: np.ndarray, b: np.ndarray, images: dict[str, Any]) -> 
     }
 
 
-def _filters_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    w, b = student()
-    w = np.asarray(w, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+
+def _filters_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    w = np.asarray(raw["w"], dtype=np.float64)
+    b = np.asarray(raw["b"], dtype=np.float64)
     shapes = {"w shape": str(w.shape), "b shape": str(b.shape)}
     if w.shape != (4, 1, 9, 9) or b.shape != (4,):
         return shapes
@@ -718,8 +667,8 @@ def _filters_ref(inputs: dict[str, Any]) -> Outputs:
 
 FILTER_CASES = [
     Case("make_filters: identity, blur, horizontal edges, vertical edges (in that order), checked "
-         "on grader images", _filter_images, _filters_call, _filters_ref, tol=EXACT,
-         seeds=(0, 1, 2, 3)),
+         "on grader images", _filter_images, "make_filters", _filters_ref, derive=_filters_derive,
+         tol=EXACT, runs=4),
 ]
 
 
@@ -734,12 +683,3 @@ CASES: dict[str, list[Case]] = {
     "test_hand_set_filters": FILTER_CASES,
 }
 
-
-def check(test_id: str, student: Any) -> None:
-    """Run the hidden cases of ``test_id`` on the student's function or class.
-
-    Prints nothing on success; raises ``CheckFailure`` saying what is wrong otherwise.
-    """
-    if test_id not in CASES:
-        raise KeyError(f"no hidden test named {test_id!r} in notebook 05; known: {sorted(CASES)}")
-    run_cases(CASES[test_id], student)

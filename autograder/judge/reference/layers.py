@@ -7,12 +7,19 @@ Every layer comes as a pair:
 - ``*_backward(dout, cache) -> gradients``: given the upstream gradient ``dout`` (same shape as
   ``out``), returns the gradient with respect to each input, each with the shape of that input.
 
-Losses return ``(loss, dx)`` directly. Works on NumPy or CuPy arrays alike.
+Losses return ``(loss, dx)`` directly. Dropout is inverted dropout with notebook 04's
+random-number contract: ``p`` is the probability of *keeping* a unit (as in the lecture); with a
+seed the keep-mask is ``np.random.default_rng(seed).random(x.shape) < p``, without one
+``np.random.random(x.shape) < p`` from NumPy's global generator; the kept units are divided by p.
+``vanilla_dropout_predict`` is the test-time output after a *vanilla* (unscaled) dropout layer.
+Works on NumPy or CuPy arrays alike.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from cs231kit.backend import get_array_module
 
@@ -155,60 +162,85 @@ def affine_relu_backward(dout: Array, cache: Cache) -> tuple[Array, Array, Array
 # ---------------------------------------------------------------------- dropout
 
 
+def _check_param(dropout_param: dict[str, Any]) -> tuple[float, str]:
+    """(p, mode) from a dropout_param dict, with a clear error for values that make no sense."""
+    p = dropout_param["p"]
+    mode = dropout_param.get("mode", "train")
+    if not 0 < p <= 1:
+        raise ValueError(f"the keep probability p must be in (0, 1], got {p}.")
+    if mode not in ("train", "test"):
+        raise ValueError(f"dropout mode must be 'train' or 'test', got {mode!r}.")
+    return p, mode
+
+
 def dropout_forward(x: Array, dropout_param: dict[str, Any]) -> tuple[Array, Cache]:
     """Inverted dropout forward.
 
     Inputs:
-    - x: array of any shape
+    - x: array of any shape, floating dtype
     - dropout_param: dict with
-      - p: probability of *keeping* each unit (0 < p <= 1)
-      - mode: "train" (drop units) or "test" (identity)
-      - seed: optional int; if given, the keep-mask is default_rng(seed).random(x.shape) < p,
-        the same on every call (for gradient checks); if not, random(x.shape) < p from the
-        global generator (the rule notebook 04 documents)
-
-    In training, each unit is kept with probability p and the kept ones are divided by p, so the
-    expected output equals x and the test-time pass needs no rescaling.
+      - "p": probability of keeping each unit, 0 < p <= 1
+      - "mode": "train" (drop units) or "test" (the identity)
+      - "seed" (optional): int; the mask is then the same on every call
 
     Returns a tuple of:
-    - out: same shape as x
-    - cache: (dropout_param, mask), mask None in test mode
+    - out: same shape and dtype as x; x * mask in training, x itself at test time
+    - cache: (dropout_param, mask), mask of x's shape and dtype holding 0 or 1/p (None in test mode)
     """
-    p = dropout_param["p"]
-    mode = dropout_param.get("mode", "train")
-    if not 0 < p <= 1:
-        raise ValueError(f"dropout keep probability p must be in (0, 1], got {p}.")
-    if mode not in ("train", "test"):
-        raise ValueError(f"dropout mode must be 'train' or 'test', got {mode!r}.")
-
+    p, mode = _check_param(dropout_param)
     if mode == "test":
         return x, (dropout_param, None)
-
     xp = get_array_module(x)
     seed = dropout_param.get("seed")
-    random = xp.random if seed is None else xp.random.default_rng(seed)
-    uniform = random.random(x.shape)
-    mask = (uniform < p).astype(x.dtype) / p
+    rng = xp.random if seed is None else xp.random.default_rng(seed)
+    keep = rng.random(x.shape) < p
+    mask = keep.astype(x.dtype) / x.dtype.type(p)
     return x * mask, (dropout_param, mask)
 
 
 def dropout_backward(dout: Array, cache: Cache) -> Array:
-    """Inverted dropout backward: the gradient flows through the kept units, scaled by 1/p.
+    """Inverted dropout backward: dx = dout * mask (the local gradient of x * mask is mask).
 
     Inputs:
     - dout: upstream gradient, same shape as x
     - cache: (dropout_param, mask) from dropout_forward
 
-    Returns:
-    - dx: same shape as x
+    Returns dx, same shape as dout.
     """
     dropout_param, mask = cache
-    if mask is None:  # test mode was the identity
+    if dropout_param.get("mode", "train") == "test":
         return dout
     return dout * mask
 
 
+def vanilla_dropout_predict(x: Array, W: Array, p: float) -> Array:
+    """Test-time output of neurons fed by a vanilla dropout layer with keep probability p.
+
+    During training each input unit is kept with probability p and *not* rescaled, so the expected
+    training-time output is E[(x * m) @ W] = p * (x @ W). At test time every unit is on; scaling by
+    p makes the test output equal that expectation.
+
+    Inputs:
+    - x: (N, D) activations entering the dropout layer
+    - W: (D, M) weights of the neurons that follow it
+    - p: keep probability, 0 < p <= 1
+
+    Returns out: (N, M).
+    """
+    if not 0 < p <= 1:
+        raise ValueError(f"the keep probability p must be in (0, 1], got {p}.")
+    return p * (x @ W)
+
+
 # ---------------------------------------------------------------------- losses
+
+
+def l2_regularized(loss: float, dW: Array, W: Array, reg: float) -> tuple[float, Array]:
+    """Add reg * sum(W**2) to a loss and its gradient 2 * reg * W to dW (notebook 01's convention).
+
+    (The models of notebooks 03-05 use 0.5 * reg * sum(W**2) instead, whose gradient is reg * W.)
+    """
+    return loss + reg * float(np.sum(W**2)), dW + (2.0 * reg) * W
 
 
 def softmax_loss(x: Array, y: Array) -> tuple[float, Array]:

@@ -1,6 +1,6 @@
 """Hidden tests of notebook 04 (dropout).
 
-Every graded function is compared with the reference (``autograder.reference.nb04_dropout``, and
+Every graded function is compared with the reference (``autograder.judge.reference.layers``, and
 ``models.FullyConnectedNet`` for the network) on grader-chosen inputs the notebook never shows:
 random shapes with one to four axes, float32 and float64 inputs, keep probabilities away from 1/2
 (so that a p mixed up with 1 - p always shows), p = 1, a large input drawn without a seed (the mean
@@ -16,8 +16,6 @@ Isolation: ``dropout_backward`` receives the reference forward pass's cache (its
 softmax and dropout layers and the reference ``FullyConnectedNet`` (whose parameters its
 ``__init__`` takes) swapped in for the student's, so a bug costs the points of its own function
 only.
-
-A graded cell calls ``check(test_id, student)`` with the graded function or class.
 """
 
 from __future__ import annotations
@@ -27,11 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from autograder.hidden_tests.harness import Case, Outputs, run_cases, substituted
-from autograder.reference import layers as ref_layers
-from autograder.reference import models as ref_models
-from autograder.reference import nb04_dropout as ref
+from autograder.judge.cases import Case, Outputs
+from autograder.judge.reference import layers as ref
+from autograder.judge.reference import models as ref_models
+from autograder.sandbox.handin.calls import nb04 as calls
 from cs231kit import tolerances
+
+NOTEBOOK = "04_dropout"
+CALLS = "nb04"
+VALUE_TESTS: frozenset[str] = frozenset()
 
 # Forward values and analytic gradients in float64 against the reference in float64: correct code
 # agrees to ~1e-15 (the same products, perhaps in another order).
@@ -56,19 +58,19 @@ KEEP_RANGES = ((0.15, 0.4), (0.6, 0.95))
 
 # The names DropoutFullyConnectedNet may look up (notebook 03's layers and net, this notebook's
 # dropout layers); isolation swaps them all for the references.
-REFERENCE_LAYERS = {
-    "affine_forward": ref_layers.affine_forward,
-    "affine_backward": ref_layers.affine_backward,
-    "relu_forward": ref_layers.relu_forward,
-    "relu_backward": ref_layers.relu_backward,
-    "affine_relu_forward": ref_layers.affine_relu_forward,
-    "affine_relu_backward": ref_layers.affine_relu_backward,
-    "softmax_loss": ref_layers.softmax_loss,
-    "dropout_forward": ref.dropout_forward,
-    "dropout_backward": ref.dropout_backward,
+REFERENCE_LAYERS = (
+    "affine_forward",
+    "affine_backward",
+    "relu_forward",
+    "relu_backward",
+    "affine_relu_forward",
+    "affine_relu_backward",
+    "softmax_loss",
+    "dropout_forward",
+    "dropout_backward",
     # __init__ takes the parameters from notebook 03's net; the reference has the same keywords.
-    "FullyConnectedNet": ref_models.FullyConnectedNet,
-}
+    "FullyConnectedNet",
+)
 
 
 def _keep_prob(rng: np.random.Generator) -> float:
@@ -81,20 +83,6 @@ def _shape(rng: np.random.Generator, max_axes: int = 4) -> tuple[int, ...]:
     return tuple(int(d) for d in rng.integers(1, 7, size=axes, endpoint=True))
 
 
-def _unpack(result: Any, what: str) -> tuple[Any, Any]:
-    """(out, cache) from what the student's function returned, or a clear error."""
-    if not isinstance(result, tuple) or len(result) != 2:
-        raise TypeError(f"{what} must return a tuple (out, cache), got {type(result).__name__}")
-    return result
-
-
-def _mask_of(cache: Any) -> Any:
-    if not (isinstance(cache, tuple) and len(cache) == 2):
-        raise TypeError(
-            "the cache must be the tuple (dropout_param, mask) that dropout_backward unpacks, "
-            f"got {type(cache).__name__}"
-        )
-    return cache[1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,19 +99,17 @@ def _seeded_problem(rng: np.random.Generator, dtype: str = "float64", p: float |
     }
 
 
-def _forward_seeded_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    x = inputs["x"]
-    original = x.copy()
-    param = {"p": inputs["p"], "mode": "train", "seed": inputs["seed"]}
-    out, cache = _unpack(student(x, param), "dropout_forward")
-    unchanged = bool(np.array_equal(x, original))
-    again, _ = _unpack(student(original.copy(), dict(param)), "dropout_forward")
+
+def _forward_seeded_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    out = raw["out"]
     return {
         "out": out,
         "dtype of out": str(np.asarray(out).dtype),
-        "cache[1] (the mask x was multiplied by: 0 or 1/p)": _mask_of(cache),
-        "x left unchanged by dropout_forward": unchanged,
-        "a second call with the same seed gives the same out": bool(np.array_equal(out, again)),
+        "cache[1] (the mask x was multiplied by: 0 or 1/p)": raw["mask"],
+        "x left unchanged by dropout_forward": bool(np.array_equal(raw["x after"], inputs["x"])),
+        "a second call with the same seed gives the same out": bool(
+            np.array_equal(out, raw["out of a second call"])
+        ),
     }
 
 
@@ -147,12 +133,12 @@ def _large_problem(rng: np.random.Generator) -> dict[str, Any]:
     }
 
 
-def _forward_statistics_call(student: Any, inputs: dict[str, Any]) -> Outputs:
+
+def _forward_statistics_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
     x, p = inputs["x"], inputs["p"]
-    first, _ = _unpack(student(x, {"p": p, "mode": "train"}), "dropout_forward")
-    second, _ = _unpack(student(x, {"p": p, "mode": "train"}), "dropout_forward")
-    first, second = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
-    if first.shape != x.shape:
+    first = np.asarray(raw["first out"], dtype=np.float64)
+    second = np.asarray(raw["second out"], dtype=np.float64)
+    if first.shape != x.shape or second.shape != x.shape:
         raise ValueError(f"out has shape {first.shape}, expected the shape of x, {x.shape}")
     kept = first != 0
     return {
@@ -182,16 +168,11 @@ def _test_mode_problem(rng: np.random.Generator) -> dict[str, Any]:
     return problem
 
 
-def _forward_test_mode_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    x = inputs["x"]
-    original = x.copy()
-    param: dict[str, Any] = {"p": inputs["p"], "mode": "test"}
-    if inputs["with_seed"]:
-        param["seed"] = inputs["seed"]
-    out, _ = _unpack(student(x, param), "dropout_forward")
+
+def _forward_test_mode_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
     return {
-        "out in test mode (should be x itself: no drop, no scaling)": out,
-        "x left unchanged by dropout_forward": bool(np.array_equal(x, original)),
+        "out in test mode (should be x itself: no drop, no scaling)": raw["out"],
+        "x left unchanged by dropout_forward": bool(np.array_equal(raw["x after"], inputs["x"])),
     }
 
 
@@ -207,30 +188,34 @@ DROPOUT_FORWARD_CASES = [
         "dropout_forward: training mode with a seed, float64 (mask from "
         "np.random.default_rng(seed).random(x.shape) < p)",
         _seeded_problem,
-        _forward_seeded_call,
+        "dropout_forward_seeded",
         _forward_seeded_reference,
+        derive=_forward_seeded_derive,
         tol=TOL,
-        seeds=(0, 1, 2, 3, 4),
+        runs=5,
     ),
     Case(
         "dropout_forward: training mode with a seed, float32 input (out must stay float32)",
         lambda rng: _seeded_problem(rng, dtype="float32"),
-        _forward_seeded_call,
+        "dropout_forward_seeded",
         _forward_seeded_reference,
+        derive=_forward_seeded_derive,
         tol=FLOAT32_TOL,
     ),
     Case(
         "dropout_forward: keep probability p = 1 (nothing is dropped)",
         lambda rng: _seeded_problem(rng, p=1.0),
-        _forward_seeded_call,
+        "dropout_forward_seeded",
         _forward_seeded_reference,
+        derive=_forward_seeded_derive,
         tol=TOL,
     ),
     Case(
         f"dropout_forward: {NUM_LARGE:,} units without a seed (mean kept, about 1 - p dropped)",
         _large_problem,
-        _forward_statistics_call,
+        "dropout_forward_twice",
         _forward_statistics_reference,
+        derive=_forward_statistics_derive,
         tols={
             "mean of out / mean of x (inverted dropout keeps the mean)": MEAN_RATIO_TOL,
             "fraction of the units dropped (expected 1 - p)": ZERO_FRACTION_TOL,
@@ -239,10 +224,11 @@ DROPOUT_FORWARD_CASES = [
     Case(
         "dropout_forward: test mode",
         _test_mode_problem,
-        _forward_test_mode_call,
+        "dropout_forward_test_mode",
         _forward_test_mode_reference,
+        derive=_forward_test_mode_derive,
         tol=TOL,
-        seeds=(0, 1, 2, 3),
+        runs=4,
     ),
 ]
 
@@ -258,6 +244,9 @@ def _backward_problem(
     problem = _seeded_problem(rng, dtype=dtype)
     problem["mode"] = mode
     problem["dout"] = rng.normal(size=problem["x"].shape).astype(dtype)
+    # The reference forward pass's cache, in its documented format (dropout_param, mask): a
+    # forward bug never costs backward points.
+    problem["cache"] = _reference_cache(problem)
     return problem
 
 
@@ -267,9 +256,9 @@ def _reference_cache(inputs: dict[str, Any]) -> Any:
     return cache
 
 
-def _backward_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    dx = student(inputs["dout"], _reference_cache(inputs))
-    return {"dx": dx, "dtype of dx": str(np.asarray(dx).dtype)}
+
+def _backward_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    return {"dx": raw["dx"], "dtype of dx": str(np.asarray(raw["dx"]).dtype)}
 
 
 def _backward_reference(inputs: dict[str, Any]) -> Outputs:
@@ -281,23 +270,26 @@ DROPOUT_BACKWARD_CASES = [
     Case(
         "dropout_backward: training mode, random shapes",
         _backward_problem,
-        _backward_call,
+        "dropout_backward",
         _backward_reference,
+        derive=_backward_derive,
         tol=TOL,
-        seeds=(0, 1, 2, 3, 4),
+        runs=5,
     ),
     Case(
         "dropout_backward: training mode, float32 (dx must stay float32)",
         lambda rng: _backward_problem(rng, dtype="float32"),
-        _backward_call,
+        "dropout_backward",
         _backward_reference,
+        derive=_backward_derive,
         tol=FLOAT32_TOL,
     ),
     Case(
         "dropout_backward: test mode (the cache is (dropout_param, None); dx = dout)",
         lambda rng: _backward_problem(rng, mode="test"),
-        _backward_call,
+        "dropout_backward",
         _backward_reference,
+        derive=_backward_derive,
         tol=TOL,
     ),
 ]
@@ -337,68 +329,46 @@ def _net_problem(
     }
 
 
-def _net_outputs(cls: Any, inputs: dict[str, Any]) -> Outputs:
-    """Training call, then a test-time call, then a training call again, on one net."""
-    net = cls(
-        inputs["hidden_dims"],
-        input_dim=inputs["input_dim"],
-        num_classes=inputs["num_classes"],
-        dropout_keep_ratio=inputs["keep"],
-        reg=inputs["reg"],
-        weight_scale=1e-2,
-        dtype=np.float64,
-        seed=inputs["seed"],
-    )
-    for name, value in inputs["params"].items():
-        net.params[name] = value.copy()
-    loss, grads = net.loss(inputs["X"], inputs["y"])
-    outputs: Outputs = {"training loss": loss}
+def _net_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
     for name in inputs["params"]:
-        outputs[f"grads[{name!r}]"] = grads.get(name) if isinstance(grads, dict) else None
-    outputs["test-time scores, loss(X) after a training call (no dropout)"] = net.loss(inputs["X"])
-    again, _ = net.loss(inputs["X"], inputs["y"])
-    outputs["training loss again, after a test-time call (dropout back on)"] = again
-    return outputs
-
-
-def _net_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    with substituted(student, **REFERENCE_LAYERS):
-        outputs = _net_outputs(student, inputs)
-    for name in inputs["params"]:
-        if outputs[f"grads[{name!r}]"] is None:
+        if raw[f"grads[{name!r}]"] is None:
             raise KeyError(f"loss(X, y) returned no gradient grads[{name!r}]")
-    return outputs
+    return raw
 
 
 def _net_reference(inputs: dict[str, Any]) -> Outputs:
-    # The reference net is the plain FullyConnectedNet with this notebook's dropout layers.
-    dropout = {name: REFERENCE_LAYERS[name] for name in ("dropout_forward", "dropout_backward")}
-    with substituted(ref_models.FullyConnectedNet, **dropout):
-        return _net_outputs(ref_models.FullyConnectedNet, inputs)
+    # The reference net is the plain FullyConnectedNet, whose dropout layers are this notebook's.
+    return _net_derive(inputs, calls.fc_net_dropout(ref_models.FullyConnectedNet, inputs))
 
 
 FC_NET_DROPOUT_CASES = [
     Case(
         "DropoutFullyConnectedNet: dropout_keep_ratio = 1 (must equal the plain net)",
         lambda rng: _net_problem(rng, keep=1.0),
-        _net_call,
+        "fc_net_dropout",
         _net_reference,
+        derive=_net_derive,
+        oracles=REFERENCE_LAYERS,
         tol=TOL,
     ),
     Case(
         "DropoutFullyConnectedNet: dropout_keep_ratio < 1 with a seed, reg > 0 (training loss "
         "and gradients with the seeded masks; test-time scores without dropout)",
         _net_problem,
-        _net_call,
+        "fc_net_dropout",
         _net_reference,
+        derive=_net_derive,
+        oracles=REFERENCE_LAYERS,
         tol=TOL,
-        seeds=(0, 1, 2, 3, 4),
+        runs=5,
     ),
     Case(
         "DropoutFullyConnectedNet: dropout_keep_ratio < 1 with a seed, reg = 0",
         lambda rng: _net_problem(rng, reg=0.0),
-        _net_call,
+        "fc_net_dropout",
         _net_reference,
+        derive=_net_derive,
+        oracles=REFERENCE_LAYERS,
         tol=TOL,
     ),
 ]
@@ -419,11 +389,10 @@ def _lecture_neuron(rng: np.random.Generator) -> dict[str, Any]:
     return {"x": rng.uniform(-3, 3, size=(1, 2)), "W": rng.uniform(-3, 3, size=(2, 1)), "p": 0.5}
 
 
-def _vanilla_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    x = inputs["x"]
-    original = x.copy()
-    out = student(x, inputs["W"].copy(), inputs["p"])
-    return {"out": out, "x left unchanged": bool(np.array_equal(x, original))}
+
+def _vanilla_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    unchanged = bool(np.array_equal(raw["x after"], inputs["x"]))
+    return {"out": raw["out"], "x left unchanged": unchanged}
 
 
 def _vanilla_reference(inputs: dict[str, Any]) -> Outputs:
@@ -437,24 +406,22 @@ VANILLA_PREDICT_CASES = [
     Case(
         "vanilla_dropout_predict: random shapes and keep probabilities",
         _vanilla_problem,
-        _vanilla_call,
+        "vanilla_dropout_predict",
         _vanilla_reference,
+        derive=_vanilla_derive,
         tol=TOL,
-        seeds=(0, 1, 2, 3, 4),
+        runs=5,
     ),
     Case(
         "vanilla_dropout_predict: the lecture's neuron w0*x + w1*y with p = 1/2",
         _lecture_neuron,
-        _vanilla_call,
+        "vanilla_dropout_predict",
         _vanilla_reference,
+        derive=_vanilla_derive,
         tol=TOL,
     ),
 ]
 
-
-# ---------------------------------------------------------------------------------------------
-# Entry point
-# ---------------------------------------------------------------------------------------------
 
 CASES: dict[str, list[Case]] = {
     "test_dropout_forward": DROPOUT_FORWARD_CASES,
@@ -463,9 +430,3 @@ CASES: dict[str, list[Case]] = {
     "test_vanilla_dropout_predict": VANILLA_PREDICT_CASES,
 }
 
-
-def check(test_id: str, student: Any) -> None:
-    """Run every hidden case of ``test_id`` on ``student``; raise CheckFailure if any fails."""
-    if test_id not in CASES:
-        raise KeyError(f"no hidden test {test_id!r} in notebook 04; known: {sorted(CASES)}")
-    run_cases(CASES[test_id], student)

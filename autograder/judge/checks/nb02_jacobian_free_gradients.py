@@ -1,7 +1,7 @@
 """Hidden tests of notebook 02 (Jacobian-free gradients).
 
-Each graded function is checked against ``autograder.reference.nb02_jacobian_free_gradients`` on
-inputs the student never sees: random shapes (including 1-sized axes and non-square matrices, where
+Each graded function is checked against ``autograder.judge.reference.jacobians`` on inputs the
+student never sees: random shapes (including 1-sized axes and non-square matrices, where
 a missing transpose shows), random values, and the lecture's own example. None of the graded
 functions of this notebook calls another, so no substitution is needed.
 
@@ -15,9 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from autograder.hidden_tests.harness import Case, Outputs, run_cases
-from autograder.reference import nb02_jacobian_free_gradients as ref
+from autograder.judge.cases import Case, Outputs
+from autograder.judge.reference import jacobians as ref
 from cs231kit import tolerances
+
+NOTEBOOK = "02_jacobian_free_gradients"
+CALLS = "nb02"
+VALUE_TESTS: frozenset[str] = frozenset()
 
 # Values are computed in float64 by a few sums of products; two correct implementations differ by
 # rounding only (~1e-15 relative), so the forward-value tolerance applies. Exact counts (bytes)
@@ -89,28 +93,25 @@ def _random_broadcast_pair(rng: np.random.Generator) -> tuple[tuple, tuple]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _relu_jacobian_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    return {"J": student(inputs["x"])}
-
 
 def _relu_jacobian_ref(inputs: dict[str, Any]) -> Outputs:
     return {"J": ref.relu_jacobian(inputs["x"])}
 
 
-def _relu_jacobian_case(name: str, make: Any, seeds: tuple[int, ...] = (0, 1, 2)) -> Case:
-    return Case(name, make, _relu_jacobian_call, _relu_jacobian_ref, tol=TOL, seeds=seeds)
+def _relu_jacobian_case(name: str, make: Any, runs: int = 3) -> Case:
+    return Case(name, make, "relu_jacobian", _relu_jacobian_ref, tol=TOL, runs=runs)
 
 
 RELU_JACOBIAN_CASES = [
     _relu_jacobian_case(
         "relu_jacobian, the lecture's x = [1, -2, 3, -1]",
         lambda rng: {"x": LECTURE_RELU_X.copy()},
-        seeds=(0,),
+        runs=1,
     ),
     _relu_jacobian_case(
         "relu_jacobian, random x of length 2 to 12 (J must be (D, D), zero off the diagonal)",
         lambda rng: {"x": _away_from_kink(rng, (int(rng.integers(2, 13)),))},
-        seeds=(0, 1, 2, 3, 4),
+        runs=5,
     ),
     _relu_jacobian_case(
         "relu_jacobian, x of length 1",
@@ -132,12 +133,13 @@ RELU_JACOBIAN_CASES = [
 # ---------------------------------------------------------------------------------------------
 
 
-def _relu_backward_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    x, dy = inputs["x"], inputs["dy"]
-    x_before, dy_before = x.copy(), dy.copy()
-    dx = student(x, dy)
-    unchanged = bool(np.array_equal(x, x_before) and np.array_equal(dy, dy_before))
-    return {"dx": dx, "x and dy unchanged": unchanged}
+
+def _relu_backward_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    unchanged = bool(
+        np.array_equal(raw["x after the call"], inputs["x"])
+        and np.array_equal(raw["dy after the call"], inputs["dy"])
+    )
+    return {"dx": raw["dx"], "x and dy unchanged": unchanged}
 
 
 def _relu_backward_ref(inputs: dict[str, Any]) -> Outputs:
@@ -152,14 +154,15 @@ def _relu_backward_inputs(make_x: Any) -> Any:
     return make
 
 
-def _relu_backward_case(name: str, make_x: Any, seeds: tuple[int, ...] = (0, 1, 2)) -> Case:
+def _relu_backward_case(name: str, make_x: Any, runs: int = 3) -> Case:
     return Case(
         name,
         _relu_backward_inputs(make_x),
-        _relu_backward_call,
+        "relu_backward_implicit",
         _relu_backward_ref,
+        derive=_relu_backward_derive,
         tol=TOL,
-        seeds=seeds,
+        runs=runs,
     )
 
 
@@ -167,15 +170,16 @@ RELU_BACKWARD_CASES = [
     Case(
         "relu_backward_implicit, the lecture's x = [1, -2, 3, -1], dL/dz = [4, -1, 5, 9]",
         lambda rng: {"x": LECTURE_RELU_X.copy(), "dy": LECTURE_RELU_DZ.copy()},
-        _relu_backward_call,
+        "relu_backward_implicit",
         _relu_backward_ref,
+        derive=_relu_backward_derive,
         tol=TOL,
-        seeds=(0,),
+        runs=1,
     ),
     _relu_backward_case(
         "relu_backward_implicit, random x with 1 to 4 axes (dx must have x's shape)",
         lambda rng: _away_from_kink(rng, _random_shape(rng)),
-        seeds=(0, 1, 2, 3, 4),
+        runs=5,
     ),
     _relu_backward_case(
         "relu_backward_implicit, a (64, 100) batch of activations",
@@ -205,30 +209,26 @@ def _matmul_inputs(sizes: Any) -> Any:
     return make
 
 
-def _matmul_backward_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    dx, dw = student(inputs["x"], inputs["w"], inputs["dy"])
-    return {"dx": dx, "dw": dw}
-
 
 def _matmul_backward_ref(inputs: dict[str, Any]) -> Outputs:
     dx, dw = ref.matmul_backward(inputs["x"], inputs["w"], inputs["dy"])
     return {"dx": dx, "dw": dw}
 
 
-def _matmul_backward_case(name: str, make: Any, seeds: tuple[int, ...] = (0, 1, 2)) -> Case:
-    return Case(name, make, _matmul_backward_call, _matmul_backward_ref, tol=TOL, seeds=seeds)
+def _matmul_backward_case(name: str, make: Any, runs: int = 3) -> Case:
+    return Case(name, make, "matmul_backward", _matmul_backward_ref, tol=TOL, runs=runs)
 
 
 MATMUL_BACKWARD_CASES = [
     _matmul_backward_case(
         "matmul_backward, the lecture's x (2x3), w (3x4), dL/dy (2x4)",
         lambda rng: {"x": LECTURE_X.copy(), "w": LECTURE_W.copy(), "dy": LECTURE_DY.copy()},
-        seeds=(0,),
+        runs=1,
     ),
     _matmul_backward_case(
         "matmul_backward, random non-square shapes (D != M)",
         _matmul_inputs(lambda rng: _distinct_sizes(rng, 2, 7)),
-        seeds=(0, 1, 2, 3, 4),
+        runs=5,
     ),
     _matmul_backward_case(
         "matmul_backward, square w (D == M)",
@@ -250,10 +250,6 @@ MATMUL_BACKWARD_CASES = [
 # ---------------------------------------------------------------------------------------------
 
 
-def _jacobians_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    jac_x, jac_w = student(inputs["x"], inputs["w"])
-    return {"J_x": jac_x, "J_w": jac_w}
-
 
 def _jacobians_ref(inputs: dict[str, Any]) -> Outputs:
     jac_x, jac_w = ref.matmul_jacobians(inputs["x"], inputs["w"])
@@ -268,21 +264,21 @@ def _jacobians_inputs(sizes: Any) -> Any:
     return make
 
 
-def _jacobians_case(name: str, make: Any, seeds: tuple[int, ...] = (0, 1, 2)) -> Case:
-    return Case(name, make, _jacobians_call, _jacobians_ref, tol=TOL, seeds=seeds)
+def _jacobians_case(name: str, make: Any, runs: int = 3) -> Case:
+    return Case(name, make, "matmul_jacobians", _jacobians_ref, tol=TOL, runs=runs)
 
 
 MATMUL_JACOBIANS_CASES = [
     _jacobians_case(
         "matmul_jacobians, the lecture's x (2x3) and w (3x4): J_x (8, 6), J_w (8, 12)",
         lambda rng: {"x": LECTURE_X.copy(), "w": LECTURE_W.copy()},
-        seeds=(0,),
+        runs=1,
     ),
     _jacobians_case(
         "matmul_jacobians, random tiny shapes with D != M (rows: outputs y in C order, "
         "columns: inputs in C order)",
         _jacobians_inputs(lambda rng: _distinct_sizes(rng, 2, 4)),
-        seeds=(0, 1, 2, 3, 4),
+        runs=5,
     ),
     _jacobians_case(
         "matmul_jacobians, square shapes N = D = M",
@@ -304,10 +300,9 @@ def _is_integer(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def _bytes_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    sizes = inputs["N"], inputs["D"], inputs["M"]
-    per_element = inputs["bytes_per_element"]
-    result = student(*sizes) if per_element is None else student(*sizes, per_element)
+
+def _bytes_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    result = raw["result"]
     return {
         "bytes": int(result) if _is_integer(result) else result,
         "returns an integer": _is_integer(result),
@@ -323,8 +318,9 @@ def _bytes_ref(inputs: dict[str, Any]) -> Outputs:
     return {"bytes": result, "returns an integer": True}
 
 
-def _bytes_case(name: str, make: Any, seeds: tuple[int, ...] = (0, 1, 2)) -> Case:
-    return Case(name, make, _bytes_call, _bytes_ref, tol=EXACT, seeds=seeds)
+def _bytes_case(name: str, make: Any, runs: int = 3) -> Case:
+    return Case(name, make, "explicit_jacobian_bytes", _bytes_ref, derive=_bytes_derive, tol=EXACT,
+                runs=runs)
 
 
 def _random_sizes(rng: np.random.Generator, per_element: int | None) -> dict[str, Any]:
@@ -336,12 +332,12 @@ EXPLICIT_JACOBIAN_BYTES_CASES = [
     _bytes_case(
         "explicit_jacobian_bytes(64, 4096, 4096), the lecture's layer in float32 (default)",
         lambda rng: {"N": 64, "D": 4096, "M": 4096, "bytes_per_element": None},
-        seeds=(0,),
+        runs=1,
     ),
     _bytes_case(
         "explicit_jacobian_bytes, random sizes, default bytes_per_element (float32 = 4 bytes)",
         lambda rng: _random_sizes(rng, None),
-        seeds=(0, 1, 2, 3, 4),
+        runs=5,
     ),
     _bytes_case(
         "explicit_jacobian_bytes, random sizes with bytes_per_element 2 or 8",
@@ -350,12 +346,12 @@ EXPLICIT_JACOBIAN_BYTES_CASES = [
     _bytes_case(
         "explicit_jacobian_bytes, D != M (dy/dx has N*D columns and N*M rows)",
         lambda rng: {"N": 3, "D": 5, "M": 7, "bytes_per_element": None},
-        seeds=(0,),
+        runs=1,
     ),
     _bytes_case(
         "explicit_jacobian_bytes(512, 65536, 65536, 4): more than 2**31 bytes (no 32-bit overflow)",
         lambda rng: {"N": 512, "D": 65536, "M": 65536, "bytes_per_element": 4},
-        seeds=(0,),
+        runs=1,
     ),
 ]
 
@@ -364,9 +360,6 @@ EXPLICIT_JACOBIAN_BYTES_CASES = [
 # broadcast_backward
 # ---------------------------------------------------------------------------------------------
 
-
-def _broadcast_call(student: Any, inputs: dict[str, Any]) -> Outputs:
-    return {"grad": student(inputs["dout"], inputs["shape"])}
 
 
 def _broadcast_ref(inputs: dict[str, Any]) -> Outputs:
@@ -414,9 +407,9 @@ def _size_one_in_both(rng: np.random.Generator) -> tuple[tuple, tuple]:
     return (batch, 1, channels), (1, 1, channels)
 
 
-def _broadcast_case(name: str, shapes: Any, seeds: tuple[int, ...] = (0, 1, 2)) -> Case:
+def _broadcast_case(name: str, shapes: Any, runs: int = 3) -> Case:
     return Case(
-        name, _broadcast_inputs(shapes), _broadcast_call, _broadcast_ref, tol=TOL, seeds=seeds
+        name, _broadcast_inputs(shapes), "broadcast_backward", _broadcast_ref, tol=TOL, runs=runs
     )
 
 
@@ -443,14 +436,10 @@ BROADCAST_BACKWARD_CASES = [
     _broadcast_case(
         "broadcast_backward, random broadcastable shapes with up to 4 axes",
         _random_broadcast_pair,
-        seeds=tuple(range(10)),
+        runs=10,
     ),
 ]
 
-
-# ---------------------------------------------------------------------------------------------
-# Entry point of the hidden test cells
-# ---------------------------------------------------------------------------------------------
 
 CASES: dict[str, list[Case]] = {
     "test_relu_jacobian": RELU_JACOBIAN_CASES,
@@ -461,16 +450,3 @@ CASES: dict[str, list[Case]] = {
     "test_broadcast_backward": BROADCAST_BACKWARD_CASES,
 }
 
-
-def check(test_id: str, student: Any) -> None:
-    """Run the hidden cases of ``test_id`` on the student's function; raise CheckFailure if wrong.
-
-    Inputs:
-    - test_id: grade_id of the hidden test cell, e.g. "test_matmul_backward"
-    - student: the student's function of that name
-
-    Prints nothing and returns None when every case passes.
-    """
-    if test_id not in CASES:
-        raise KeyError(f"no hidden tests named {test_id!r}; known: {', '.join(CASES)}")
-    run_cases(CASES[test_id], student)

@@ -1,4 +1,4 @@
-"""Reference answers of notebook 02 (Jacobian-free gradients).
+"""Reference Jacobians and Jacobian-free backward passes (notebook 02).
 
 Explicit Jacobians of elementwise ReLU and of the matrix multiply y = x @ w, the implicit
 (Jacobian-free) backward passes that replace them, the memory an explicit Jacobian would need, and

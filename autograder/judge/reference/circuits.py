@@ -1,13 +1,12 @@
-"""Reference answers of notebook 03 that the shared modules do not hold: gates and the tiny graph.
+"""Reference scalar circuits: the lecture's sigmoid neuron, the Multiply gate and a tiny graph.
 
-- ``MultiplyGate``: the seed's Multiply gate, z = x * y, stashing its inputs with
+- ``sigmoid_circuit`` (notebook 01): f = sigmoid(w0*x0 + w1*x1 + w2) and its gradients, the
+  lecture's example, composed here from the reference sigmoid layer;
+- ``MultiplyGate`` (notebook 03): the lecture's Multiply gate, z = x * y, stashing its inputs with
   ``save_for_backward`` for the backward pass;
-- ``Node``, ``topological_order``, ``backward``: a scalar computational graph in the style of
-  micrograd. Building an expression (``a * b + c``, ``a.sigmoid()``) runs the forward pass and
-  records, in every new node, a function that pushes the node's gradient into its parents.
-
-The layers, the ``FullyConnectedNet`` and the update rules of notebook 03 live in
-``autograder.reference.layers``, ``models`` and ``optim``.
+- ``Node``, ``topological_order``, ``backward`` (notebook 03): a scalar computational graph in the
+  style of micrograd. Building an expression (``a * b + c``, ``a.sigmoid()``) runs the forward
+  pass and records, in every new node, a function that pushes the node's gradient into its parents.
 """
 
 from __future__ import annotations
@@ -15,6 +14,35 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
+
+from autograder.judge.reference import layers
+
+Array = np.ndarray
+
+
+def sigmoid_circuit(w: Array, x: Array) -> tuple[float, Array, Array]:
+    """f(w, x) = sigmoid(w[0] * x[0] + w[1] * x[1] + w[2]) and its gradient.
+
+    Inputs:
+    - w: (3,) weights, the last one a bias
+    - x: (2,) inputs
+
+    Returns a tuple of:
+    - f: Python float in (0, 1)
+    - dw: (3,) df/dw
+    - dx: (2,) df/dx
+    """
+    w = np.asarray(w, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    # Bias trick: append a constant 1 so the bias is one more weight.
+    inputs = np.append(x, 1.0)
+    activation = float(inputs @ w)
+    out, cache = layers.sigmoid_forward(np.array([activation]))
+    dactivation = layers.sigmoid_backward(np.ones(1), cache)[0]
+    return float(out[0]), dactivation * inputs, dactivation * w[:2]
+
 
 
 class MultiplyGate:

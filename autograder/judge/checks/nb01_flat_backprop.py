@@ -1,13 +1,15 @@
 """Hidden tests of notebook 01 (flat backprop).
 
-Every graded function is compared with ``autograder.reference.nb01_flat_backprop`` on
-grader-chosen inputs the notebook never shows: random shapes and values, one-example batches,
+Every graded function is compared with the reference (``autograder.judge.reference``: circuits,
+linear_classifiers, models, search) on grader-chosen inputs the notebook never shows: random
+shapes and values, one-example batches,
 two-class problems, every / no SVM margin violated, and scores offset by +-1e4 (which overflow a
 softmax computed without the max shift). The random-search helpers are checked by their
 properties (range, log-space distribution, determinism for a seeded rng; the abort rule at and
 around its threshold).
 
-A graded cell calls ``check(test_id, student_function)``.
+``two_layer_net`` runs with the reference linear-classifier losses in place of the student's, so a
+bug there is not charged twice.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from autograder.hidden_tests.harness import Case, Outputs, run_cases, substituted
-from autograder.reference import nb01_flat_backprop as ref
+from autograder.judge.cases import Case, Outputs
+from autograder.judge.reference import circuits, linear_classifiers, models, search
 from cs231kit import tolerances
+
+NOTEBOOK = "01_flat_backprop"
+CALLS = "nb01"
+VALUE_TESTS: frozenset[str] = frozenset()
 
 # Forward values and analytic gradients are compared with a reference computed in float64 by a
 # different route (the reference layers); both agree to ~1e-12, so the course's forward tolerance
@@ -40,18 +46,14 @@ MEDIAN_RATIO_TOL = 0.1
 # ---------------------------------------------------------------------------------------------
 
 
-def _circuit_call(student: Callable[..., Any], inputs: dict[str, Any]) -> Outputs:
-    f, dw, dx = student(inputs["w"], inputs["x"])
-    return {"f": f, "dw": dw, "dx": dx}
-
 
 def _circuit_reference(inputs: dict[str, Any]) -> Outputs:
-    f, dw, dx = ref.sigmoid_circuit(inputs["w"], inputs["x"])
+    f, dw, dx = circuits.sigmoid_circuit(inputs["w"], inputs["x"])
     return {"f": f, "dw": dw, "dx": dx}
 
 
 def _circuit_case(name: str, make: Callable[[np.random.Generator], dict[str, Any]]) -> Case:
-    return Case(name, make, _circuit_call, _circuit_reference, tol=TOL)
+    return Case(name, make, "sigmoid_circuit", _circuit_reference, tol=TOL)
 
 
 SIGMOID_CIRCUIT_CASES = [
@@ -84,10 +86,6 @@ def _saturated_circuit(rng: np.random.Generator) -> dict[str, Any]:
 # Linear-classifier losses (shared input makers)
 # ---------------------------------------------------------------------------------------------
 
-
-def _loss_call(student: Callable[..., Any], inputs: dict[str, Any]) -> Outputs:
-    loss, dW = student(inputs["W"], inputs["X"], inputs["y"], inputs["reg"])
-    return {"loss": loss, "dW": dW}
 
 
 def _loss_reference(reference: Callable[..., Any]) -> Callable[[dict[str, Any]], Outputs]:
@@ -152,7 +150,7 @@ def _offset_problem(rng: np.random.Generator, offset: float) -> dict[str, Any]:
 
 def _loss_cases(prefix: str, reference: Callable[..., Any], huge: bool) -> list[Case]:
     def case(name: str, make: Callable[[np.random.Generator], dict[str, Any]]) -> Case:
-        return Case(f"{prefix}: {name}", make, _loss_call, _loss_reference(reference), tol=TOL)
+        return Case(f"{prefix}: {name}", make, "loss", _loss_reference(reference), tol=TOL)
 
     cases = [
         case("random shapes, reg > 0", lambda rng: _random_problem(rng)),
@@ -170,8 +168,12 @@ def _loss_cases(prefix: str, reference: Callable[..., Any], huge: bool) -> list[
     return cases
 
 
-SVM_CASES = _loss_cases("svm_loss_vectorized", ref.svm_loss_vectorized, huge=False)
-SOFTMAX_CASES = _loss_cases("softmax_loss_vectorized", ref.softmax_loss_vectorized, huge=True)
+SVM_CASES = _loss_cases(
+    "svm_loss_vectorized", linear_classifiers.svm_loss_vectorized, huge=False
+)
+SOFTMAX_CASES = _loss_cases(
+    "softmax_loss_vectorized", linear_classifiers.softmax_loss_vectorized, huge=True
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,34 +208,40 @@ def _net_problem(
     }
 
 
-def _net_run(function: Callable[..., Any], inputs: dict[str, Any]) -> Outputs:
-    X, params, y, reg = inputs["X"], inputs["params"], inputs["y"], inputs["reg"]
-    if y is None:
-        return {"scores": function(X, params)}
-    loss, grads = function(X, params, y, reg=reg)
-    if not isinstance(grads, dict) or set(grads) != set(ref.PARAM_NAMES):
+def _net_outputs(inputs: dict[str, Any], result: Any) -> Outputs:
+    """The compared outputs of a two_layer_net call: scores, or the loss and every gradient."""
+    if inputs["y"] is None:
+        return {"scores": result}
+    loss, grads = result
+    if not isinstance(grads, dict) or set(grads) != set(models.TWO_LAYER_PARAMS):
         got = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
         raise ValueError(f"grads must be a dict with keys W1, b1, W2, b2; got {got}")
-    return {"loss": loss, **{f"d{name}": grads[name] for name in ref.PARAM_NAMES}}
+    return {"loss": loss, **{f"d{name}": grads[name] for name in models.TWO_LAYER_PARAMS}}
 
 
-def _net_call(student: Callable[..., Any], inputs: dict[str, Any]) -> Outputs:
-    # A student may reuse their own softmax loss inside the net; use the reference one instead so
-    # that a bug there is not charged twice.
-    with substituted(
-        student,
-        softmax_loss_vectorized=ref.softmax_loss_vectorized,
-        svm_loss_vectorized=ref.svm_loss_vectorized,
-    ):
-        return _net_run(student, inputs)
+def _net_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    return _net_outputs(inputs, raw["result"])
 
 
 def _net_reference(inputs: dict[str, Any]) -> Outputs:
-    return _net_run(ref.two_layer_net, inputs)
+    X, params, y, reg = inputs["X"], inputs["params"], inputs["y"], inputs["reg"]
+    if y is None:
+        return _net_outputs(inputs, models.two_layer_net(X, params))
+    result = models.two_layer_net(X, params, y, reg)
+    return _net_outputs(inputs, result)
 
 
 def _net_case(name: str, make: Callable[[np.random.Generator], dict[str, Any]]) -> Case:
-    return Case(f"two_layer_net: {name}", make, _net_call, _net_reference, tol=TOL)
+    # A student may reuse their own loss inside the net: the reference one answers instead.
+    return Case(
+        f"two_layer_net: {name}",
+        make,
+        "two_layer_net",
+        _net_reference,
+        derive=_net_derive,
+        tol=TOL,
+        oracles=("softmax_loss_vectorized", "svm_loss_vectorized"),
+    )
 
 
 TWO_LAYER_NET_CASES = [
@@ -278,10 +286,10 @@ def _log_stats(samples: Any, low: float, high: float) -> Outputs:
     }
 
 
-def _sampler_range_call(student: Callable[..., Any], inputs: dict[str, Any]) -> Outputs:
+
+def _sampler_range_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    values = np.asarray(raw["samples"], dtype=np.float64)
     low, high = inputs["low"], inputs["high"]
-    samples = student(np.random.default_rng(inputs["seed"]), low, high, size=2000)
-    values = np.asarray(samples, dtype=np.float64)
     return {
         "shape": str(values.shape),
         "fraction_in_range": float(np.mean((values >= low) & (values <= high))),
@@ -292,13 +300,11 @@ def _sampler_range_reference(inputs: dict[str, Any]) -> Outputs:
     return {"shape": str((2000,)), "fraction_in_range": 1.0}
 
 
-def _sampler_shape_call(student: Callable[..., Any], inputs: dict[str, Any]) -> Outputs:
-    rng = np.random.default_rng(inputs["seed"])
-    low, high = inputs["low"], inputs["high"]
+
+def _sampler_shape_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
     return {
-        "shape for size=None": str(np.shape(student(rng, low, high))),
-        "shape for size=7": str(np.shape(student(rng, low, high, size=7))),
-        "shape for size=(3, 4)": str(np.shape(student(rng, low, high, size=(3, 4)))),
+        f"shape for size={size}": str(np.shape(raw[f"size={size}"]))
+        for size in ("None", "7", "(3, 4)")
     }
 
 
@@ -310,10 +316,9 @@ def _sampler_shape_reference(inputs: dict[str, Any]) -> Outputs:
     }
 
 
-def _sampler_distribution_call(student: Callable[..., Any], inputs: dict[str, Any]) -> Outputs:
-    low, high = inputs["low"], inputs["high"]
-    samples = student(np.random.default_rng(inputs["seed"]), low, high, size=NUM_DRAWS)
-    return _log_stats(samples, low, high)
+
+def _sampler_distribution_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    return _log_stats(raw["samples"], inputs["low"], inputs["high"])
 
 
 def _sampler_distribution_reference(inputs: dict[str, Any]) -> Outputs:
@@ -326,11 +331,9 @@ def _sampler_distribution_reference(inputs: dict[str, Any]) -> Outputs:
     }
 
 
-def _sampler_determinism_call(student: Callable[..., Any], inputs: dict[str, Any]) -> Outputs:
-    low, high, seed = inputs["low"], inputs["high"], inputs["seed"]
-    first = np.asarray(student(np.random.default_rng(seed), low, high, size=50))
-    again = np.asarray(student(np.random.default_rng(seed), low, high, size=50))
-    other = np.asarray(student(np.random.default_rng(seed + 1), low, high, size=50))
+
+def _sampler_determinism_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    first, again, other = (np.asarray(raw[k]) for k in ("first", "same seed", "next seed"))
     return {
         "same samples for the same seeded rng": bool(np.array_equal(first, again)),
         "different samples for another seed": not np.array_equal(first, other),
@@ -347,23 +350,26 @@ def _sampler_determinism_reference(inputs: dict[str, Any]) -> Outputs:
 SAMPLE_LOG_UNIFORM_CASES = [
     Case(
         "sample_log_uniform: every sample lies in [low, high]",
-        _sampler_inputs,
-        _sampler_range_call,
+        lambda rng: {**_sampler_inputs(rng), "size": 2000},
+        "sample_log_uniform",
         _sampler_range_reference,
+        derive=_sampler_range_derive,
         tols={"fraction_in_range": 1e-12},
     ),
     Case(
         "sample_log_uniform: output shape follows size",
         _sampler_inputs,
-        _sampler_shape_call,
+        "sample_log_uniform_shapes",
         _sampler_shape_reference,
+        derive=_sampler_shape_derive,
     ),
     Case(
         "sample_log_uniform: uniform in log space (same fraction in every decade, median at "
         "the geometric mean sqrt(low * high))",
-        lambda rng: _sampler_inputs(rng, whole_decades=True),
-        _sampler_distribution_call,
+        lambda rng: {**_sampler_inputs(rng, whole_decades=True), "size": NUM_DRAWS},
+        "sample_log_uniform",
         _sampler_distribution_reference,
+        derive=_sampler_distribution_derive,
         tols={
             "fraction_in_range": 1e-12,
             "fraction_per_decade": DECADE_FRACTION_TOL,
@@ -373,8 +379,9 @@ SAMPLE_LOG_UNIFORM_CASES = [
     Case(
         "sample_log_uniform: draws only from the rng it is given",
         _sampler_inputs,
-        _sampler_determinism_call,
+        "sample_log_uniform_repeat",
         _sampler_determinism_reference,
+        derive=_sampler_determinism_derive,
     ),
 ]
 
@@ -384,16 +391,14 @@ SAMPLE_LOG_UNIFORM_CASES = [
 # ---------------------------------------------------------------------------------------------
 
 
-def _abort_call(student: Callable[..., Any], inputs: dict[str, Any]) -> Outputs:
-    args = (inputs["loss"], inputs["initial_loss"])
-    if inputs["factor"] is None:
-        return {"abort": bool(np.asarray(student(*args)))}
-    return {"abort": bool(np.asarray(student(*args, factor=inputs["factor"])))}
+
+def _abort_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
+    return {"abort": bool(np.asarray(raw["result"]))}
 
 
 def _abort_reference(inputs: dict[str, Any]) -> Outputs:
     factor = 3.0 if inputs["factor"] is None else inputs["factor"]
-    return {"abort": ref.should_abort(inputs["loss"], inputs["initial_loss"], factor)}
+    return {"abort": search.should_abort(inputs["loss"], inputs["initial_loss"], factor)}
 
 
 def _abort_inputs(
@@ -429,7 +434,9 @@ def _non_finite(rng: np.random.Generator, loss: Any, factor: float | None) -> di
 
 
 def _abort_case(name: str, make: Callable[[np.random.Generator], dict[str, Any]]) -> Case:
-    return Case(f"should_abort: {name}", make, _abort_call, _abort_reference)
+    return Case(
+        f"should_abort: {name}", make, "should_abort", _abort_reference, derive=_abort_derive
+    )
 
 
 SHOULD_ABORT_CASES = [
@@ -475,14 +482,3 @@ CASES: dict[str, list[Case]] = {
     "test_should_abort": SHOULD_ABORT_CASES,
 }
 
-
-def check(test_id: str, student: Any) -> None:
-    """Run the hidden cases of ``test_id`` on the student's function; raise CheckFailure if wrong.
-
-    Inputs:
-    - test_id: a grade_id of notebook 01's test cells, e.g. "test_svm_loss_vectorized"
-    - student: the student's function
-    """
-    if test_id not in CASES:
-        raise KeyError(f"no hidden tests named {test_id!r}; known: {', '.join(CASES)}")
-    run_cases(CASES[test_id], student)
