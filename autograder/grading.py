@@ -1,22 +1,26 @@
-"""Grade a folder of submissions with nbgrader, in parallel, one sandboxed process per submission.
+"""Grade a folder of submissions in parallel, each in its own sandbox, verdicts from the judge.
 
-nbgrader's own ``autograde`` is serial and its sqlite gradebook is not safe for concurrent writers.
-So each submission is graded by its own ``nbgrader autograde --student=ID`` process, in a private
-workspace (``grading/work/ID/``: a copy of the submission and a private gradebook made from the
-assignment alone, so student code cannot read anyone else's work or grades), under resource limits
-(:mod:`autograder.sandbox`) and wall-clock limits. When a submission is done, its scores are merged,
-one at a time, into the course gradebook (``grading/gradebook.db``) and its autograded notebooks are
-copied to ``grading/autograded/ID/``, where nbgrader's own commands find them.
+Each submission goes through two sandboxed passes (:mod:`autograder.passes`): nbgrader executes
+the notebooks with a sandboxed kernel (the executed notebooks and nbgrader's in-kernel scores),
+then a fresh sandboxed worker re-checks every graded function on new inputs. The judge
+(:mod:`autograder.judge`) draws the inputs, compares with the reference and decides every
+verdict, outside student code; its verdicts are the grades. Where nbgrader's in-kernel score of a
+test differs from the judge's, the submission is flagged for a TA, as is code the static scan
+(:mod:`autograder.static_scan`) finds worth a look. Flags never change a grade.
+
+Only this process writes the grader's state: the course gradebook (``grading/gradebook.db``), the
+autograded notebooks (``grading/autograded/ID/``), the results (``grading/results/ID.json``).
+Nothing a submission writes is read back as a score.
 
 Every submission ends with one status:
 
-* ``graded``: every notebook ran; the points are what the tests gave;
+* ``graded``: every notebook ran; the points are the judge's;
 * ``failed-to-grade``: with the reason (timeout, memory, output flood, kernel died, malformed
-  notebook, grader error); the points of the cells that did run are still reported;
+  notebook, grader error); the judge's points are still reported;
 * ``missing``: no notebook was submitted.
 
-A result is saved per submission (``grading/results/ID.json``) with a digest of the submission and
-of the grader; re-running skips submissions whose digests did not change unless ``force``.
+Re-running skips submissions whose digest (of the submission and of the grader) did not change
+unless ``force``.
 """
 
 from __future__ import annotations
@@ -25,9 +29,7 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -35,17 +37,20 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from autograder import rubric
+from autograder import passes, rubric
 from autograder.course import (
     ASSIGNMENT,
     GRADING_DIR,
     ROOT,
     SOURCE_DIR,
     CourseDirs,
-    nbgrader_env,
     run_nbgrader,
 )
-from autograder.sandbox import Limits
+from autograder.judge import checks
+from autograder.judge.session import JudgeSession, Verdict
+from autograder.sandbox.bubblewrap import SandboxUnavailable, preflight
+from autograder.sandbox.limits import Limits
+from autograder.static_scan import scan_submission
 
 GRADED, FAILED, MISSING = "graded", "failed-to-grade", "missing"
 COURSE_ID = "cs231kit"
@@ -58,9 +63,10 @@ class CellResult:
 
     notebook: str
     grade_id: str
-    points: float
+    points: float  # the judge's
     max_points: float
-    message: str = ""  # the test's diagnostic when it failed (never the hidden test's source)
+    message: str = ""  # the judge's diagnostic when it failed (never the hidden test's source)
+    kernel_points: float | None = None  # what nbgrader's in-kernel run gave (None: did not run)
 
     @property
     def passed(self) -> bool:
@@ -76,6 +82,8 @@ class SubmissionResult:
     seconds: float = 0.0
     digest: str = ""
     cells: list[CellResult] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)  # for a TA to look at; never change a grade
+    sandbox: str = "bubblewrap"  # or "none" when graded with --unsafe-no-sandbox
 
     @property
     def score(self) -> float:
@@ -88,6 +96,7 @@ class SubmissionResult:
     def from_json(cls, text: str) -> SubmissionResult:
         data = json.loads(text)
         data["cells"] = [CellResult(**c) for c in data.get("cells", [])]
+        data.setdefault("flags", [])
         return cls(**data)
 
 
@@ -183,21 +192,6 @@ def _notebook_reasons(notebook: dict) -> list[str]:
     return reasons
 
 
-def _cell_messages(notebook: dict) -> dict[str, str]:
-    """grade_id -> the error a test cell raised (type and message, no traceback source)."""
-    messages = {}
-    for cell in notebook.get("cells", []):
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if not meta.get("grade") or meta.get("solution"):
-            continue
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                messages[meta["grade_id"]] = f"{out.get('ename', '')}: {out.get('evalue', '')}"[
-                    :2000
-                ]
-    return messages
-
-
 def _read_scores(gradebook: Path, student: str) -> dict[tuple[str, str], float]:
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -214,22 +208,15 @@ def _read_scores(gradebook: Path, student: str) -> dict[tuple[str, str], float]:
     return scores
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 def grade_one(
-    student: str, paths: GradingPaths, template_db: Path, limits: Limits, threads: int = 0
+    student: str,
+    paths: GradingPaths,
+    template_db: Path,
+    limits: Limits,
+    *,
+    sandboxed: bool = True,
 ) -> SubmissionResult:
-    """Grade one collected submission in its private, limited workspace.
-
-    ``threads`` caps the BLAS/OpenMP threads of its kernel (0: the library's default). Parallel
-    workers each get their share of the cores: oversubscribed BLAS threads spin and make small
-    matrix products many times slower.
-    """
+    """Grade one collected submission: both sandboxed passes, then the judge's verdicts."""
     source = paths.submitted / student / ASSIGNMENT
     notebooks = sorted(source.glob("*.ipynb")) if source.is_dir() else []
     if not notebooks:
@@ -238,87 +225,145 @@ def grade_one(
     ws = paths.work / student
     shutil.rmtree(ws, ignore_errors=True)
     dirs = CourseDirs.under(ws)
-    shutil.copytree(source, dirs.submitted / student / ASSIGNMENT)
-    for extra in ("timestamp.txt",):
-        if (source.parent / extra).exists():
-            shutil.copy2(source.parent / extra, dirs.submitted / student / extra)
+    private = dirs.submitted / student / ASSIGNMENT
+    shutil.copytree(source, private)
+    _readable(private)
+    if (source.parent / "timestamp.txt").exists():
+        shutil.copy2(source.parent / "timestamp.txt", dirs.submitted / student / "timestamp.txt")
     shutil.copy2(template_db, dirs.gradebook)
-    dirs = CourseDirs(
-        release=paths.template / "release",
-        submitted=dirs.submitted,
-        autograded=dirs.autograded,
-        feedback=dirs.feedback,
-        gradebook=dirs.gradebook,
+    dirs = replace(dirs, release=paths.template / "release")
+    # Short, private paths for the sockets (a Unix socket path has at most 107 bytes).
+    runtime = Path(tempfile.mkdtemp(prefix="cs231kit-"))
+    try:
+        run = passes.run_notebooks(student, dirs, runtime, limits, notebooks=len(notebooks),
+                                   isolated=sandboxed, log_path=ws / "nbgrader.log")
+        worker = passes.recheck(private, passes.worker_plan(private), runtime, limits,
+                                isolated=sandboxed, log_path=ws / "worker.log")
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+    result = _judged(student, dirs, run, worker, source)
+    result.flags = [f"static scan: {finding}" for finding in scan_submission(source)] + (
+        result.flags
     )
-    cmd = [
-        *limits.launcher(),
-        sys.executable,
-        "-m",
-        "nbgrader",
-        "autograde",
-        ASSIGNMENT,
-        f"--student={student}",
-        "--force",
-        f"--Execute.timeout={limits.cell_timeout_s}",
-        *dirs.options(),
-    ]
-    budget = limits.notebook_timeout_s * len(rubric.POINTS)
-    log_path = ws / "nbgrader.log"
-    reasons: list[str] = []
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            env=nbgrader_env(_worker_env(threads)),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            returncode = proc.wait(timeout=budget)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            proc.wait()
-            returncode = None
-            reasons.append(f"timeout: grading took longer than {budget} s")
-        finally:
-            _kill_group(proc)  # no kernel outlives its submission
-    log_text = log_path.read_text(errors="replace")
+    result.sandbox = "bubblewrap" if sandboxed else "none"
+    result.seconds = time.perf_counter() - start
+    return result
 
-    cells: list[CellResult] = []
-    scores = _read_scores(dirs.gradebook, student) if returncode is not None else {}
+
+def _readable(folder: Path) -> None:
+    """Let the sandbox's own user read the private copy, whatever the grader's umask."""
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _judged(
+    student: str,
+    dirs: CourseDirs,
+    run: passes.NotebookRun,
+    worker: JudgeSession,
+    source: Path,
+) -> SubmissionResult:
+    """The submission's result: the judge's points, the reasons, the flags."""
+    reasons: list[str] = []
+    if run.timed_out_after_s:
+        reasons.append(f"timeout: grading took longer than {run.timed_out_after_s} s")
+    scores = _read_scores(dirs.gradebook, student) if run.returncode is not None else {}
     graded_dir = dirs.autograded / student / ASSIGNMENT
+    cells: list[CellResult] = []
+    flags: list[str] = [f"protocol: {e}" for e in run.session.protocol_errors[:5]]
+    flags += [f"protocol (re-check): {e}" for e in worker.protocol_errors[:5]]
     for name, points in rubric.POINTS.items():
         path = graded_dir / f"{name}.ipynb"
         nb = json.loads(path.read_text()) if path.exists() else {}
-        messages = _cell_messages(nb)
-        reasons.extend(f"{name}: {r}" for r in _notebook_reasons(nb))
-        if returncode is not None and not path.exists() and (source / f"{name}.ipynb").exists():
-            reasons.append(f"{name}: nbgrader could not grade it ({_log_reason(log_text, name)})")
+        notebook_reasons = _notebook_reasons(nb)
+        reasons.extend(f"{name}: {r}" for r in notebook_reasons)
+        submitted = (source / f"{name}.ipynb").exists()
+        if run.returncode is not None and not path.exists() and submitted:
+            reasons.append(f"{name}: nbgrader could not grade it ({_log_reason(run.log, name)})")
+        ran = _executed_grade_cells(nb)
+        value_tests = checks.module_of(name).VALUE_TESTS
         for grade_id, max_points in points.items():
-            cells.append(
-                CellResult(
-                    name,
-                    grade_id,
-                    scores.get((name, grade_id), 0.0),
-                    float(max_points),
-                    messages.get(grade_id, ""),
-                )
-            )
-    if returncode not in (0, None) and not reasons:
-        reasons.append(f"grader error: nbgrader exited with {returncode} ({_log_reason(log_text)})")
+            in_run = run.session.verdicts.get(grade_id)
+            fresh = None if grade_id in value_tests else worker.verdicts.get(grade_id)
+            passed = bool(in_run and in_run.passed and (fresh is None or fresh.passed))
+            if grade_id not in value_tests and fresh is None:
+                passed = False
+            kernel = scores.get((name, grade_id)) if grade_id in ran else None
+            message = _message(submitted, in_run, fresh, grade_id in ran)
+            judged = float(max_points) if passed else 0.0
+            cells.append(CellResult(name, grade_id, judged, float(max_points), message, kernel))
+            flag = _disagreement(name, grade_id, judged, kernel, in_run, fresh, notebook_reasons)
+            if flag:
+                flags.append(flag)
+    if run.returncode not in (0, None) and not reasons:
+        reasons.append(
+            f"grader error: nbgrader exited with {run.returncode} ({_log_reason(run.log)})"
+        )
     status = FAILED if reasons else GRADED
-    return SubmissionResult(
-        student, status, "; ".join(reasons), seconds=time.perf_counter() - start, cells=cells
-    )
+    return SubmissionResult(student, status, "; ".join(reasons), cells=cells, flags=flags)
 
 
-def _worker_env(threads: int) -> dict[str, str]:
-    env = {"CS231KIT_GRADING": "1"}
-    if threads:
-        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[name] = str(threads)
-    return env
+def _executed_grade_cells(notebook: dict) -> set[str]:
+    """grade_ids of the test cells the notebook run executed."""
+    ran = set()
+    for cell in notebook.get("cells", []):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and cell.get("execution_count") is not None:
+            ran.add(meta.get("grade_id"))
+    return ran
+
+
+def _message(
+    submitted: bool, in_run: Verdict | None, fresh: Verdict | None, ran: bool
+) -> str:
+    """What the feedback says about one test: the judge's diagnostic, or why there is none."""
+    if not submitted:
+        return "not submitted"
+    for verdict in (fresh, in_run):
+        if verdict is not None and not verdict.passed:
+            return verdict.message[:2000]
+    if in_run is None:
+        return (
+            "the hidden test did not reach the grader in the notebook run"
+            if ran
+            else "not run: the notebook run stopped before this test (see the reason)"
+        )
+    return ""
+
+
+def _disagreement(
+    notebook: str,
+    grade_id: str,
+    judged: float,
+    kernel: float | None,
+    in_run: Verdict | None,
+    fresh: Verdict | None,
+    notebook_reasons: list[str],
+) -> str | None:
+    """A flag when the notebook run and the grade tell different stories, else None.
+
+    Flagged: nbgrader's in-kernel points differ from the grade, or the judge passed the test in
+    one pass and failed it in the other. A test that failed in the notebook run while that
+    notebook ran out of time or memory is explained already: no flag.
+    """
+    run_passed = bool(in_run and in_run.passed)
+    if notebook_reasons and not run_passed:
+        return None
+    differs = kernel is not None and kernel != judged
+    split = fresh is not None and in_run is not None and fresh.passed != in_run.passed
+    if not differs and not split:
+        return None
+    if in_run is None:
+        story = "its hidden test cell ran but never reached the judge"
+    elif fresh is None:
+        story = "the judge " + ("passed" if run_passed else "failed") + " it in the notebook run"
+    else:
+        story = (
+            f"the judge {'passed' if run_passed else 'failed'} it in the notebook run and "
+            f"{'passed' if fresh.passed else 'failed'} it in the fresh re-check"
+        )
+    points = "" if kernel is None else f"nbgrader's in-kernel run gave {kernel:g} points, "
+    return f"{notebook}/{grade_id}: {points}the grade is {judged:g}; {story}"
 
 
 def _log_reason(log_text: str, notebook: str | None = None) -> str:
@@ -376,15 +421,22 @@ def grade_all(
     limits: Limits | None = None,
     students: Iterable[str] | None = None,
     report: Callable[[SubmissionResult, bool], None] | None = None,
+    sandboxed: bool = True,
 ) -> dict[str, SubmissionResult]:
     """Grade every collected submission (or ``students``) with ``jobs`` parallel workers.
 
     ``report(result, skipped)`` is called as each submission finishes (for progress output).
+    ``sandboxed=False`` grades without isolation (``--unsafe-no-sandbox``); every such result
+    says so. Raises SandboxUnavailable, saying what to do, when sandboxes cannot start here.
     """
     paths = paths or GradingPaths()
     limits = limits or Limits()
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
+    if sandboxed:
+        problem = preflight()
+        if problem:
+            raise SandboxUnavailable(problem)
     if not paths.submitted.is_dir():
         raise FileNotFoundError(
             f"no collected submissions in {paths.submitted}: run `python -m autograder collect SRC`"
@@ -409,10 +461,13 @@ def grade_all(
         else:
             todo.append((student, digest))
 
+    if jobs > 1 and not limits.threads:
+        # Parallel workers each get their share of the cores: oversubscribed BLAS threads spin
+        # and make small matrix products many times slower.
+        limits = replace(limits, threads=max(1, (os.cpu_count() or 1) // jobs))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else 0
         futures = {
-            pool.submit(grade_one, s, paths, template_db, limits, threads): (s, d)
+            pool.submit(grade_one, s, paths, template_db, limits, sandboxed=sandboxed): (s, d)
             for s, d in todo
         }
         for future in as_completed(futures):

@@ -11,6 +11,10 @@ else runs: assignments, prints, training loops and plots in that notebook are sk
 is quick and has no side effects. (A consequence: a function that reads a top-level variable of
 its notebook, e.g. a constant, fails with NameError; pass the value in as an argument instead.)
 
+With ``simple_assignments=True`` (what the grader's re-check uses), top-level assignments of
+*simple values* load too: constants (``EPS = 1e-8``, ``learning_rate = 10 ** -2.5``), names and
+attributes (``affine_forward = nb03.affine_forward``) and ``load_definitions(...)`` itself.
+
 IPython syntax (``%matplotlib inline``, ``!pip ...``, ``%%time`` cells) is skipped. A cell with a
 syntax error is skipped with a message on stdout and the rest still loads; asking the loaded
 module for a name that it does not define raises an AttributeError that says where to define it.
@@ -34,7 +38,9 @@ _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDe
 _IPYTHON_LINE = re.compile(r"^\s*([%!]|[\w.,\s]+=\s*[%!]|[\w.]+\?\??\s*$)")
 
 
-def load_definitions(path: str | Path, module_name: str | None = None) -> types.ModuleType:
+def load_definitions(
+    path: str | Path, module_name: str | None = None, *, simple_assignments: bool = False
+) -> types.ModuleType:
     """Load the imports, functions and classes of a notebook into a fresh module.
 
     Inputs:
@@ -42,6 +48,7 @@ def load_definitions(path: str | Path, module_name: str | None = None) -> types.
       Jupyter (and under nbgrader) is the folder of the running notebook
     - module_name: name of the new module (default: from the file name, e.g.
       "notebook_01_flat_backprop" for 01_flat_backprop.ipynb)
+    - simple_assignments: also run top-level assignments of simple values (see above)
 
     Returns a module whose attributes are the notebook's definitions; ``module.__file__`` is the
     notebook's path. Top-level statements other than definitions are never run.
@@ -52,7 +59,8 @@ def load_definitions(path: str | Path, module_name: str | None = None) -> types.
     cells = _read_code_cells(notebook)
     name = module_name or "notebook_" + re.sub(r"\W", "_", notebook.stem)
 
-    loader = _Loader(notebook, types.ModuleType(name, f"Definitions loaded from {notebook.name}."))
+    module = types.ModuleType(name, f"Definitions loaded from {notebook.name}.")
+    loader = _Loader(notebook, module, simple_assignments)
     loader.module.__file__ = str(notebook)
     # dataclasses and typing look the defining module up in sys.modules while a class is created,
     # so register the module while loading, and restore whatever was there before.
@@ -107,9 +115,10 @@ def _read_code_cells(notebook: Path) -> list[tuple[int, str]]:
 class _Loader:
     """Runs the definitions of one notebook's cells in a module, remembering what it skipped."""
 
-    def __init__(self, notebook: Path, module: types.ModuleType) -> None:
+    def __init__(self, notebook: Path, module: types.ModuleType, simple_assignments: bool) -> None:
         self.notebook = notebook
         self.module = module
+        self.simple_assignments = simple_assignments
         self.skipped: list[int] = []  # cells not loaded because of a syntax error
         self.assigned: dict[str, int] = {}  # names assigned at top level (not loaded) -> cell
         self.flags = 0  # `from __future__` imports apply to later cells, as in Jupyter
@@ -122,7 +131,7 @@ class _Loader:
             self.skipped.append(number)
             return
         for node in tree.body:
-            if isinstance(node, _DEFINITIONS):
+            if isinstance(node, _DEFINITIONS) or (self.simple_assignments and _simple(node)):
                 self.run(number, node)
             else:
                 for name in _assigned_names(node):
@@ -165,6 +174,8 @@ class _Loader:
             )
             exec(code, self.module.__dict__)
         except Exception as error:  # a missing package, a failing decorator, ...
+            if not isinstance(node, _DEFINITIONS):
+                return  # a simple assignment is loaded only when it can be: no noise otherwise
             self.say(
                 f"in {self.notebook.name}, cell {number}, the definition on line {node.lineno}"
                 f" could not be loaded ({type(error).__name__}: {error}); fix it in"
@@ -209,3 +220,40 @@ def _assigned_names(node: ast.stmt) -> list[str]:
     else:
         return []
     return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+
+
+def _simple(node: ast.stmt) -> bool:
+    """An assignment of a simple value to plain names (see load_definitions)."""
+    if isinstance(node, ast.Assign):
+        targets, value = node.targets, node.value
+    elif isinstance(node, ast.AnnAssign) and node.value is not None:
+        targets, value = [node.target], node.value
+    else:
+        return False
+    names_only = all(
+        isinstance(n, (ast.Name, ast.Tuple, ast.List, ast.Store))
+        for t in targets
+        for n in ast.walk(t)
+    )
+    return names_only and _simple_value(value)
+
+
+def _simple_value(node: ast.expr) -> bool:
+    if isinstance(node, (ast.Constant, ast.Name)):
+        return True
+    if isinstance(node, ast.Attribute):
+        return _simple_value(node.value) and not isinstance(node.value, ast.Call)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return all(_simple_value(item) for item in node.elts)
+    if isinstance(node, ast.UnaryOp):
+        return _simple_value(node.operand)
+    if isinstance(node, ast.BinOp):
+        return _simple_value(node.left) and _simple_value(node.right)
+    if isinstance(node, ast.Call):
+        called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(
+            node.func, "id", ""
+        )
+        return called == "load_definitions" and all(
+            isinstance(arg, ast.Constant) for arg in [*node.args, *(k.value for k in node.keywords)]
+        )
+    return False

@@ -17,7 +17,7 @@ from autograder.feedback import write_feedback
 from autograder.grading import MISSING, GradingPaths, grade_all
 from autograder.release import ReleaseError, generate_release
 from autograder.samples import SAMPLES, build_samples
-from autograder.sandbox import Limits
+from autograder.sandbox.limits import Limits
 
 # Short limits keep the runaway samples quick; honest notebooks need far less than a minute a cell.
 DEMO_LIMITS = Limits(cell_timeout_s=60, notebook_timeout_s=240, memory_mb=3072, max_file_mb=64)

@@ -1,7 +1,8 @@
-"""Autograde the collected submissions with nbgrader, in parallel, each in its own sandbox.
+"""Grade the collected submissions, in parallel, each in its own sandbox; the judge decides.
 
 One failing or runaway submission never stops the batch; unchanged submissions are skipped unless
---force. Every submission ends graded, failed-to-grade (with the reason) or missing.
+--force. Every submission ends graded, failed-to-grade (with the reason) or missing, and any
+flags for a TA are listed with it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import argparse
 import os
 
 from autograder.grading import GradingPaths, SubmissionResult, grade_all
-from autograder.sandbox import Limits
+from autograder.sandbox.bubblewrap import UNPROTECTED, SandboxUnavailable
+from autograder.sandbox.limits import Limits
 
 DEFAULTS = Limits()
 
@@ -25,29 +27,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
     parser.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    parser.add_argument(
+    limits = parser.add_argument_group("limits per submission")
+    limits.add_argument(
         "--cell-timeout",
         type=int,
         default=DEFAULTS.cell_timeout_s,
-        help="seconds one cell may run (default %(default)s)",
+        help="seconds one notebook cell may run (default %(default)s)",
     )
-    parser.add_argument(
+    limits.add_argument(
         "--notebook-timeout",
         type=int,
         default=DEFAULTS.notebook_timeout_s,
         help="seconds one notebook may take on average (default %(default)s)",
     )
-    parser.add_argument(
+    limits.add_argument(
+        "--test-timeout",
+        type=int,
+        default=DEFAULTS.test_timeout_s,
+        help="seconds one hidden test may take in the sandboxed re-check (default %(default)s)",
+    )
+    limits.add_argument(
         "--memory-mb",
         type=int,
         default=DEFAULTS.memory_mb,
-        help="memory per submission in MB (default %(default)s)",
+        help="memory of each sandboxed process in MB (default %(default)s)",
     )
-    parser.add_argument(
+    limits.add_argument(
         "--max-file-mb",
         type=int,
         default=DEFAULTS.max_file_mb,
         help="largest file a submission may write (default %(default)s)",
+    )
+    limits.add_argument(
+        "--max-processes",
+        type=int,
+        default=DEFAULTS.max_processes,
+        help="processes and threads in one sandbox (default %(default)s)",
+    )
+    parser.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="grade without bubblewrap (only where it cannot run); every grade is marked",
     )
 
 
@@ -55,18 +75,24 @@ def limits_from(args: argparse.Namespace) -> Limits:
     return Limits(
         cell_timeout_s=args.cell_timeout,
         notebook_timeout_s=args.notebook_timeout,
+        test_timeout_s=args.test_timeout,
         memory_mb=args.memory_mb,
         max_file_mb=args.max_file_mb,
+        max_processes=args.max_processes,
     )
 
 
 def progress_line(result: SubmissionResult, skipped: bool) -> None:
     what = "unchanged, skipped" if skipped else f"{result.seconds:.0f} s"
     reason = f" — {result.reason}" if result.reason else ""
-    print(f"  {result.student}: {result.status} {result.score:g} ({what}){reason}", flush=True)
+    flags = f" [{len(result.flags)} flag(s) to review]" if result.flags else ""
+    print(f"  {result.student}: {result.status} {result.score:g} ({what}){reason}{flags}",
+          flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.unsafe_no_sandbox:
+        print(f"WARNING: grading without a sandbox. {UNPROTECTED}", flush=True)
     try:
         results = grade_all(
             GradingPaths(),
@@ -75,7 +101,12 @@ def run(args: argparse.Namespace) -> int:
             limits=limits_from(args),
             students=args.student,
             report=progress_line,
+            sandboxed=not args.unsafe_no_sandbox,
         )
+    except SandboxUnavailable as exc:
+        print(f"grade refused: {exc}\n\n{UNPROTECTED}\n\nTo grade anyway, without protection, "
+              "run again with --unsafe-no-sandbox; every grade is then marked unsandboxed.")
+        return 2
     except (FileNotFoundError, ValueError) as exc:
         print(f"grade failed: {exc}")
         return 1

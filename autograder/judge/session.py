@@ -22,6 +22,7 @@ import copy
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,7 @@ class JudgeSession:
         self.worker_plan = list(worker_plan)
         self.handed_out: list[str] = []  # worker tests given out by "next", in order
         self.oracle_calls = 0
+        self.busy_since: float | None = None  # when the worker's current test was handed out
         self.lock = threading.Lock()
 
     # -- the protocol -----------------------------------------------------------------------
@@ -213,6 +215,7 @@ class JudgeSession:
             raise _Refused(f"{message.get('test')!r} is not the open test")
         verdict = self._finish_current()
         assert verdict is not None
+        self.busy_since = None
         return {"passed": verdict.passed, "message": verdict.message}
 
     def _next(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -222,6 +225,7 @@ class JudgeSession:
         for test_id, notebook in self.worker_plan:
             if test_id not in self.handed_out:
                 self.handed_out.append(test_id)
+                self.busy_since = time.monotonic()
                 module = checks.find(test_id)
                 return {
                     "test": test_id,
@@ -244,9 +248,19 @@ class JudgeSession:
         self.verdicts[current.test_id] = verdict
         return verdict
 
+    def remaining(self) -> int:
+        """How many tests of the worker's plan have not been handed out yet."""
+        return sum(test_id not in self.handed_out for test_id, _ in self.worker_plan)
+
+    def busy_for(self) -> float:
+        """Seconds the worker has spent on the test it was handed last (0 between tests)."""
+        since = self.busy_since
+        return 0.0 if since is None else time.monotonic() - since
+
     def interrupt(self, reason: str) -> str | None:
         """The driver stopped the sandbox: fail the open test (or the last one handed out)."""
         with self.lock:
+            self.busy_since = None
             current = self.current
             test_id = current.test_id if current else (self.handed_out or [None])[-1]
             if test_id is None or (test_id in self.verdicts and current is None):

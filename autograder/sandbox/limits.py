@@ -1,88 +1,73 @@
-"""Run a command under per-submission resource limits.
+"""Per-submission limits: time, memory, files, processes.
 
-``python -m autograder.sandbox --memory-mb M --max-file-mb F --max-processes P --cpu-seconds C --
-CMD`` sets the limits on itself, then *replaces itself* with CMD (``os.execvp``), so CMD and every
-process it starts (nbgrader, and the Jupyter kernel that runs the student's code) inherit them:
+The wall-clock limits are enforced by the grader, which stops the sandbox; the others are
+resource limits (``setrlimit``) that the sandbox and every process in it inherit:
 
 * address space (``RLIMIT_AS``): a memory bomb gets a ``MemoryError`` instead of taking the machine;
-* file size (``RLIMIT_FSIZE``): a submission cannot fill the disk;
-* processes (``RLIMIT_NPROC``): no fork bombs (not enforced for root, which the kernel exempts);
+* file size (``RLIMIT_FSIZE``): no single file larger than ``max_file_mb``;
+* processes (``RLIMIT_NPROC``): no fork bombs. Linux never enforces it for root, which is why a
+  root-started sandbox drops to a user of its own (see :mod:`autograder.sandbox.bubblewrap`);
 * CPU seconds (``RLIMIT_CPU``): a last line of defence behind the wall-clock timeouts.
 
-A separate launcher process (rather than ``preexec_fn``) keeps this safe to use from threads.
+The scratch areas a sandbox may write (``/tmp`` and its working directory) are in-memory file
+systems of ``scratch_mb`` each, so a submission can fill neither the disk nor the memory.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
-import signal
-import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-submission limits. Wall-clock limits are enforced by the grader, the rest here."""
+    """Per-submission limits (see the module docstring)."""
 
-    cell_timeout_s: int = 120  # one cell (nbgrader's Execute.timeout)
-    notebook_timeout_s: int = (
-        300  # one notebook, on average: the whole submission gets N times this
-    )
-    memory_mb: int = 4096  # address space of nbgrader + kernel
-    max_file_mb: int = 64  # largest file any of them may write
-    max_processes: int = 512
+    cell_timeout_s: int = 120  # one notebook cell (nbgrader's Execute.timeout)
+    notebook_timeout_s: int = 300  # one notebook on average: a submission gets N times this
+    test_timeout_s: int = 120  # one hidden test in the sandboxed re-check
+    memory_mb: int = 4096  # address space of each sandboxed process
+    max_file_mb: int = 64  # largest file a sandbox may write
+    max_processes: int = 256  # processes and threads in one sandbox
     cpu_seconds: int = 3600
+    scratch_mb: int = 512  # each writable in-memory area of a sandbox
+    threads: int = 0  # BLAS/OpenMP threads in the sandbox (0: the library's default)
 
-    def launcher(self) -> list[str]:
-        """The command prefix that applies these limits to what follows it."""
-        return [
-            sys.executable,
-            "-m",
-            "autograder.sandbox",
-            "--memory-mb",
-            str(self.memory_mb),
-            "--max-file-mb",
-            str(self.max_file_mb),
-            "--max-processes",
-            str(self.max_processes),
-            "--cpu-seconds",
-            str(self.cpu_seconds),
-            "--",
-        ]
+    def rlimits(self) -> dict[int, int]:
+        """The resource limits to set, by ``resource.RLIMIT_*`` constant."""
+        return {
+            resource.RLIMIT_AS: self.memory_mb * 2**20,
+            resource.RLIMIT_FSIZE: self.max_file_mb * 2**20,
+            resource.RLIMIT_NPROC: self.max_processes + _tasks_of(os.getuid()),
+            resource.RLIMIT_CPU: self.cpu_seconds,
+        }
 
-
-def _lower(limit: int, value: int) -> None:
-    """Set a soft and hard limit, never above what is already allowed."""
-    soft, hard = resource.getrlimit(limit)
-    new = value if hard == resource.RLIM_INFINITY else min(value, hard)
-    resource.setrlimit(limit, (new, new))
+    def apply(self) -> None:
+        """Set the limits on this process (lowering them only); its children inherit them."""
+        for limit, value in self.rlimits().items():
+            _, hard = resource.getrlimit(limit)
+            new = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(limit, (new, new))
 
 
-def apply_limits(memory_mb: int, max_file_mb: int, max_processes: int, cpu_seconds: int) -> None:
-    _lower(resource.RLIMIT_AS, memory_mb * 1024 * 1024)
-    _lower(resource.RLIMIT_FSIZE, max_file_mb * 1024 * 1024)
-    _lower(resource.RLIMIT_NPROC, max_processes)
-    _lower(resource.RLIMIT_CPU, cpu_seconds)
-    # Writing past RLIMIT_FSIZE raises an OSError instead of killing the process silently.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+def _tasks_of(uid: int) -> int:
+    """Processes and threads ``uid`` runs now (0 for root, whose sandboxes get users of their own).
 
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m autograder.sandbox", description=__doc__)
-    parser.add_argument("--memory-mb", type=int, required=True)
-    parser.add_argument("--max-file-mb", type=int, required=True)
-    parser.add_argument("--max-processes", type=int, required=True)
-    parser.add_argument("--cpu-seconds", type=int, required=True)
-    parser.add_argument("command", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        parser.error("no command given after --")
-    apply_limits(args.memory_mb, args.max_file_mb, args.max_processes, args.cpu_seconds)
-    os.execvp(command[0], command)
-
-
-if __name__ == "__main__":
-    main()
+    Linux checks the process limit against *all* of a user's tasks, so an ordinary user's
+    sandbox is allowed ``max_processes`` beyond what that user already runs.
+    """
+    if uid == 0:
+        return 0
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
+            )
+        except OSError:
+            continue
+        if fields.get("Uid", "").split()[:1] == [str(uid)]:
+            count += int(fields.get("Threads", "1").strip() or 1)
+    return count
