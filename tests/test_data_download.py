@@ -232,6 +232,25 @@ def test_a_wrong_archive_put_there_by_hand_gets_the_local_copy_advice(archive, d
     assert "was left alone: delete it" in message
 
 
+def test_retry_notices_are_shown_without_the_progress_bar(server, archive, data_dir, capsys):
+    server.plan = ["503"]
+    download_cifar10(data_dir, server.url, md5=archive.md5, size=archive.size, **FAST)
+    err = capsys.readouterr().err
+    assert "Attempt 1 of 4 failed (the server answered HTTP 503" in err
+    assert "retrying in" in err
+    assert "%|" not in err  # no progress bar
+
+
+def test_cli_no_progress_still_announces_retries(server, data_dir, capsys):
+    server.plan = ["503"]  # then the small archive, which has the wrong size for the CLI: exit 1
+    status = main(["--data-dir", str(data_dir), "--url", server.url, "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "Attempt 1 of 4 failed (the server answered HTTP 503" in err
+    assert "%|" not in err
+    assert len(server.requests) == 2
+
+
 def test_present_data_is_not_downloaded_again(server, archive, data_dir):
     first = download_cifar10(data_dir, server.url, md5=archive.md5, size=archive.size, **FAST)
     stamp = (first / "data_batch_1").stat().st_mtime_ns

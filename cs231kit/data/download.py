@@ -134,7 +134,7 @@ def download_cifar10(
     - md5, size: what the archive must hash to and weigh (bytes); None skips that check.
     - retries: how many more attempts after a failed one (at most ``retries + 1`` requests).
     - timeout: seconds to wait for the server to connect or to send the next bytes.
-    - progress: show a progress bar and retry notices (on stderr).
+    - progress: show a progress bar (on stderr); retry notices are shown either way.
     - backoff: seconds to wait before the first retry; the wait doubles each time.
 
     If ``<data_dir>/cifar-10-python.tar.gz`` exists (downloaded by hand), it is verified and
@@ -196,11 +196,12 @@ def download_cifar10(
                         f"{err}).\n{_advice_retry(data_dir, md5, size)}"
                     ) from err
                 wait = backoff * 2 ** (attempt - 1)
-                if progress:
-                    print(
-                        f"Attempt {attempt} of {attempts} failed ({err}); retrying in {wait:g} s.",
-                        file=sys.stderr,
-                    )
+                # Always shown, progress bar or not: a download that seems to hang while it
+                # waits should say why.
+                print(
+                    f"Attempt {attempt} of {attempts} failed ({err}); retrying in {wait:g} s.",
+                    file=sys.stderr,
+                )
                 time.sleep(wait)
         _verify(partial, url, md5=md5, size=size, data_dir=data_dir)
         _extract_into_place(partial, url, data_dir)
@@ -400,7 +401,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help=f"a mirror of {ARCHIVE_NAME} (default: ${URL_ENV} if set, else {CIFAR10_URL})",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (notices of failed attempts are still shown)",
+    )
     args = parser.parse_args(argv)
     try:
         folder = download_cifar10(args.data_dir, args.url, progress=not args.no_progress)
