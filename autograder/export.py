@@ -11,9 +11,13 @@ import csv
 import html
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograder import rubric
 from autograder.grading import FAILED, GRADED, MISSING, GradingPaths, SubmissionResult, load_results
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 STATUSES = (GRADED, FAILED, MISSING)
 
@@ -67,6 +71,27 @@ def write_csv(results: dict[str, SubmissionResult], path: Path) -> Path:
     return path
 
 
+def score_histogram(scores: list[float]) -> Figure:
+    """A histogram of the scores (one per graded submission) in bins of 5 points.
+
+    Returns the matplotlib Figure (one Axes); the caller saves and closes it.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(scores, bins=range(0, rubric.TOTAL + 6, 5), color="#4472c4", edgecolor="white")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of students: no half-students
+    ax.set_xlabel("score")
+    ax.set_ylabel("students")
+    ax.set_title(f"Scores ({len(scores)} submissions)")
+    fig.tight_layout()
+    return fig
+
+
 def _plots(results: dict[str, SubmissionResult], folder: Path) -> list[str]:
     import matplotlib
 
@@ -75,17 +100,7 @@ def _plots(results: dict[str, SubmissionResult], folder: Path) -> list[str]:
 
     graded = [r for r in results.values() if r.status != MISSING]
     names = []
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist(
-        [r.score for r in graded],
-        bins=range(0, rubric.TOTAL + 6, 5),
-        color="#4472c4",
-        edgecolor="white",
-    )
-    ax.set_xlabel("score")
-    ax.set_ylabel("students")
-    ax.set_title(f"Scores ({len(graded)} submissions)")
-    fig.tight_layout()
+    fig = score_histogram([r.score for r in graded])
     fig.savefig(folder / "score_histogram.png", dpi=100)
     plt.close(fig)
     names.append("score_histogram.png")
@@ -119,7 +134,10 @@ def _report_row(student: str, r: SubmissionResult) -> str:
 
 
 def write_report(results: dict[str, SubmissionResult], folder: Path) -> Path:
-    """``index.html`` with counts per status, the plots and one row per student."""
+    """``index.html``: counts per status, the grade table (one row per student), then the plots.
+
+    The table comes first because it is what a TA opens the page for; the plots are long.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     images = _plots(results, folder)
     counts = {s: sum(r.status == s for r in results.values()) for s in STATUSES}
@@ -132,10 +150,11 @@ def write_report(results: dict[str, SubmissionResult], folder: Path) -> Path:
 tr.failed-to-grade{{background:#fde9e7}} tr.missing{{background:#eee}}</style></head>
 <body><h1>Assignment {rubric.ASSIGNMENT}: grading report</h1>
 <p>{len(results)} students: {summary}. Maximum score {rubric.TOTAL}.</p>
-{"".join(f'<img src="{name}" alt="{name}"> ' for name in images)}
 <table><tr><th>student</th><th>status</th><th>score</th><th>late</th><th>reason</th><th></th></tr>
 {rows}
-</table></body></html>
+</table>
+<p>{"".join(f'<img src="{name}" alt="{name}"> ' for name in images)}</p>
+</body></html>
 """
     path = folder / "index.html"
     path.write_text(page)

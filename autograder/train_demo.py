@@ -29,7 +29,9 @@ class DemoResult:
 
     data_source: str
     train_acc: float
-    val_acc: float
+    best_val_acc: float  # of the epoch the Solver kept, which the validation set chose
+    last_val_acc: float  # after the last epoch
+    test_acc: float  # of the kept model, on test images that chose nothing
     seconds: float
     loss_curve: Path
 
@@ -86,8 +88,9 @@ def train_demo(
     - output_dir: folder for ``loss_curve.png`` (created if needed)
     - seed: seeds the data split, the initial weights and the minibatch order
 
-    Returns a DemoResult with the data source, final train/val accuracy, the training time in
-    seconds and the path of the loss-curve PNG.
+    Returns a DemoResult with the data source, the training accuracy, the best-epoch and
+    last-epoch validation accuracy, the test accuracy, the training time in seconds and the path
+    of the loss-curve PNG.
     """
     if num_train < 1 or num_epochs < 1:
         raise ValueError(
@@ -134,11 +137,18 @@ def train_demo(
     solver.train()
     seconds = time.perf_counter() - start
 
+    # The Solver keeps the best epoch's parameters, and the validation set chose that epoch: name
+    # both validation numbers, and measure the kept model on test images, which chose nothing.
+    num_train_check = min(1000, len(data["y_train"]))
     train_acc = solver.check_accuracy(data["X_train"], data["y_train"], num_samples=1000)
-    val_acc = solver.check_accuracy(data["X_val"], data["y_val"])
+    test_acc = solver.check_accuracy(data["X_test"], data["y_test"])
     print(f"Training took {seconds:.1f} s")
-    print(f"Train accuracy: {train_acc:.3f}")
-    print(f"Validation accuracy: {val_acc:.3f}")
+    print(f"Train accuracy: {train_acc:.3f} (on {num_train_check} training images)")
+    print(solver.validation_summary())
+    print(
+        f"Test accuracy: {test_acc:.3f} (on {len(data['y_test'])} test images, which chose "
+        "nothing: the honest estimate)"
+    )
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -148,7 +158,15 @@ def train_demo(
     )
     _close(figure)
     print(f"Loss curve written to {loss_curve}")
-    return DemoResult(data.source, train_acc, val_acc, seconds, loss_curve)
+    return DemoResult(
+        data.source,
+        train_acc,
+        solver.best_val_acc,
+        solver.last_val_acc,
+        test_acc,
+        seconds,
+        loss_curve,
+    )
 
 
 def _close(figure: Any) -> None:

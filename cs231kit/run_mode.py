@@ -9,7 +9,8 @@ that the code runs and learns, so they use a small budget:
 
 The mode comes from environment variables, checked in this order:
 
-1. ``CS231KIT_FULL=1``: full mode, always (e.g. to reproduce a full run under CI)
+1. ``CS231KIT_FULL=1``: full mode (e.g. to reproduce a full run under CI); the pre-submission
+   check (``cs231kit.submission``) does not pass it on to the notebooks it runs
 2. ``NBGRADER_EXECUTION`` set (nbgrader sets it to "autograde" or "validate"): grading mode
 3. ``CI`` set to a true value (CI services set ``CI=true``): grading mode
 4. ``CS231KIT_GRADING=1``: grading mode

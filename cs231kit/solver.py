@@ -13,6 +13,11 @@ Example::
                     lr_decay=0.95, batch_size=100, num_epochs=10)
     solver.train()
     solver.best_val_acc   # the model now holds the parameters that reached it
+    print(solver.validation_summary())   # best-epoch and last-epoch validation accuracy
+
+The validation set chooses which epoch's parameters the model keeps, so ``best_val_acc`` is an
+optimistic estimate of the kept model's accuracy; ``last_val_acc`` is the last epoch's. Measure
+the kept model on data that chose nothing (a test set) for an honest estimate.
 
 Each epoch is one pass over the training set in a random order (seeded by ``seed``). After every
 epoch the learning rate of every parameter is multiplied by ``lr_decay`` and the accuracies on
@@ -128,8 +133,11 @@ class Solver:
     - loss_history: list of floats, the loss of every iteration
     - train_acc_history, val_acc_history: lists of floats, one entry before training and one after
       each epoch (so ``num_epochs + 1`` entries)
-    - best_val_acc: the best validation accuracy seen; best_params: the parameters that reached it.
-      The model's parameters are set to best_params at the end of training.
+    - best_val_acc: the best validation accuracy seen; best_params: the parameters that reached it;
+      best_epoch: the epoch that reached it (0: before training). The model's parameters are set
+      to best_params at the end of training. The validation set chose that epoch, so best_val_acc
+      is optimistic; ``validation_summary()`` says so.
+    - last_val_acc: the validation accuracy after the last epoch (``val_acc_history[-1]``)
     """
 
     def __init__(
@@ -181,6 +189,8 @@ class Solver:
         """Clear the histories and the update rule state (called by the constructor)."""
         self.epoch = 0
         self.best_val_acc = 0.0
+        self.best_epoch = 0
+        self.last_val_acc = 0.0
         self.best_params: dict[str, Array] = {}
         self.loss_history: list[float] = []
         self.train_acc_history: list[float] = []
@@ -295,6 +305,7 @@ class Solver:
         val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
+        self.last_val_acc = val_acc
         if self.verbose:
             self._log(
                 f"(Epoch {self.epoch} / {self._last_epoch}) "
@@ -302,6 +313,7 @@ class Solver:
             )
         if val_acc > self.best_val_acc or not self.best_params:
             self.best_val_acc = val_acc
+            self.best_epoch = self.epoch
             # .copy() keeps the copy on the same device as the parameter.
             self.best_params = {name: w.copy() for name, w in self.model.params.items()}
 
@@ -349,6 +361,26 @@ class Solver:
         return float(accuracy(np.concatenate(predictions), y_host))
 
     # ------------------------------------------------------------------ output
+
+    def validation_summary(self) -> str:
+        """Two lines naming the best-epoch and the last-epoch validation accuracy, for printing.
+
+        For example::
+
+            Best-epoch validation accuracy: 0.355 (epoch 2 of 3; the validation set chose this
+            epoch, so this number is optimistic)
+            Last-epoch validation accuracy: 0.307 (epoch 3)
+
+        (each on one line). Raises RuntimeError before ``train()``.
+        """
+        if self.epoch == 0:
+            raise RuntimeError("No epoch has been trained yet: call solver.train() first.")
+        return (
+            f"Best-epoch validation accuracy: {self.best_val_acc:.3f} (epoch {self.best_epoch} "
+            f"of {self.epoch}; the validation set chose this epoch, so this number is "
+            "optimistic)\n"
+            f"Last-epoch validation accuracy: {self.last_val_acc:.3f} (epoch {self.epoch})"
+        )
 
     def _log(self, message: str) -> None:
         """Print a line on stdout without tearing the progress bar."""

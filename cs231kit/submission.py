@@ -16,7 +16,8 @@ It checks that
    checksum that must still match), so the grader can find your answers;
 3. every answer cell is filled in (no ``raise NotImplementedError()`` left);
 4. the notebooks run top to bottom in a fresh kernel, with training cells on their short
-   grading-mode budgets, and the visible tests pass (skip with ``run=False``);
+   grading-mode budgets (whatever the caller's mode: ``CS231KIT_FULL`` is not passed on), and the
+   visible tests pass (skip with ``run=False``);
 
 says what to fix, and writes ``<assignment>_submission.zip`` with your notebooks.
 """
@@ -38,6 +39,12 @@ from cs231kit.run_mode import being_graded
 STUB_MARKERS = ("raise NotImplementedError()", "YOUR CODE HERE")
 # Set while the notebooks run inside the check, so a check() cell does not start another check.
 NESTED_ENV = "CS231KIT_SUBMISSION_CHECK"
+# The environment of the kernels the check starts (None: removed): see run_notebook.
+_KERNEL_ENV: dict[str, str | None] = {
+    NESTED_ENV: "1",
+    "CS231KIT_GRADING": "1",
+    "CS231KIT_FULL": None,
+}
 
 
 @dataclass
@@ -154,15 +161,30 @@ def check_structure(path: Path) -> NotebookReport:
 
 
 def run_notebook(path: Path, timeout: int = 600) -> list[str]:
-    """Run a notebook in a fresh kernel (its own folder as cwd); return the cells that failed."""
+    """Run a notebook in a fresh kernel (its own folder as cwd) in grading mode.
+
+    Inputs:
+    - path: the notebook
+    - timeout: seconds each cell may take
+
+    The kernel runs with ``CS231KIT_GRADING=1`` and without ``CS231KIT_FULL``, whatever this
+    process's environment says (which is restored afterwards). Returns one line per cell that
+    raised, e.g. ``"'relu_jacobian_visible' (cell 12) raised AssertionError: ..."``.
+    """
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     # The kernel inherits these: no nested check, and training cells on grading-mode budgets
     # (the check is about structure and visible tests, not about reaching accuracy targets).
-    saved = {name: os.environ.get(name) for name in (NESTED_ENV, "CS231KIT_GRADING")}
-    os.environ.update({NESTED_ENV: "1", "CS231KIT_GRADING": "1"})
+    # CS231KIT_FULL is removed, since it would win over CS231KIT_GRADING: a student who works in
+    # full mode would otherwise wait for every notebook's full training runs again.
+    saved = {name: os.environ.get(name) for name in _KERNEL_ENV}
+    for name, value in _KERNEL_ENV.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     try:
         client = NotebookClient(
             nb,

@@ -11,6 +11,7 @@ One session-scoped nbgrader run grades, in a private gradebook, these submission
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import nbformat
@@ -104,21 +105,29 @@ def test_rubric_totals_100_and_matches_notebooks():
     assert rubric_mismatches() == []
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_solution_notebook_runs_in_grading_mode_within_budget(name, monkeypatch):
-    """Every solution notebook executes top to bottom on this machine within its budget."""
-    for key, value in nbgrader_env({"CS231KIT_GRADING": "1"}).items():
-        monkeypatch.setenv(key, value)
+@pytest.fixture(scope="module", params=NOTEBOOKS)
+def executed_solution(request):
+    """(name, executed notebook, seconds): one solution notebook run top to bottom, grading mode."""
+    name = request.param
     nb = nbformat.read(SOLUTIONS / f"{name}.ipynb", as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=NOTEBOOK_BUDGET_S,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(SOLUTIONS)}},
-    )
-    start = time.perf_counter()
-    client.execute()
-    elapsed = time.perf_counter() - start
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for key, value in nbgrader_env({"CS231KIT_GRADING": "1"}).items():
+            monkeypatch.setenv(key, value)
+        client = NotebookClient(
+            nb,
+            timeout=NOTEBOOK_BUDGET_S,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(SOLUTIONS)}},
+        )
+        start = time.perf_counter()
+        client.execute()
+        elapsed = time.perf_counter() - start
+    return name, nb, elapsed
+
+
+def test_solution_notebook_runs_in_grading_mode_within_budget(executed_solution):
+    """Every solution notebook executes top to bottom on this machine within its budget."""
+    name, nb, elapsed = executed_solution
     assert elapsed < NOTEBOOK_BUDGET_S, f"{name} took {elapsed:.0f} s"
     stderr = [
         (i, out.get("text", "")[:200])
@@ -128,6 +137,43 @@ def test_solution_notebook_runs_in_grading_mode_within_budget(name, monkeypatch)
         if out.get("name") == "stderr"
     ]
     assert stderr == [], f"{name} wrote to stderr: {stderr}"
+
+
+# A validation accuracy printed as "label number". The Solver keeps the best epoch's parameters
+# and the hyper-parameter searches keep the best setting, both chosen on the validation set, so a
+# bare "validation accuracy 0.35" overstates the model: say which epoch's number it is.
+VAL_ACCURACY = re.compile(
+    r"(?i)(best-epoch |last-epoch |final )?\b(?:val|validation)\s+acc(?:uracy)?\s*[:=]?\s*\d"
+)
+TEST_ACCURACY = re.compile(r"(?i)\btest\s+acc(?:uracy)?\s*[:=]?\s*\d")
+# Notebooks that pick an epoch or a setting on the validation set and print its accuracy.
+CHOOSE_ON_VALIDATION = {"01_flat_backprop", "03_modular_backprop", "04_dropout", "05_conv_nets"}
+
+
+def test_solution_notebook_names_its_accuracies_for_what_they_are(executed_solution):
+    """Validation accuracies say which epoch they are from and that the validation set chose it;
+    test accuracies say that the test images chose nothing.
+
+    Cells with nbgrader metadata (answers, tests) are left out: their wording is part of what is
+    graded and checksummed, not of the course's reporting.
+    """
+    name, nb, _ = executed_solution
+    problems, printed = [], []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "nbgrader" in cell.metadata:
+            continue
+        for out in cell.get("outputs", []):
+            for line in out.get("text", "").splitlines():
+                printed.append(line)
+                bare = [m for m in VAL_ACCURACY.finditer(line) if not m.group(1)]
+                if bare:
+                    problems.append(f"cell {index}: unnamed validation accuracy: {line.strip()}")
+                if TEST_ACCURACY.search(line) and "chose nothing" not in line:
+                    problems.append(f"cell {index}: test accuracy without 'chose nothing': {line}")
+    if name in CHOOSE_ON_VALIDATION:
+        if not any("the validation set chose" in line for line in printed):
+            problems.append("no output says that the validation set chose the epoch or setting")
+    assert not problems, "\n".join(problems)
 
 
 def test_solutions_score_full_points(graded):

@@ -19,6 +19,7 @@ from cs231kit.data.cifar10 import FOLDER_NAME, load_cifar10_batches, write_cifar
 from cs231kit.data.download import (
     ARCHIVE_NAME,
     CIFAR10_SIZE,
+    CIFAR10_URL,
     DownloadError,
     download_cifar10,
     main,
@@ -177,6 +178,77 @@ def test_503_is_retried_then_reported(server, archive, data_dir):
     assert "503" in message and "3 attempts" in message and server.url in message
     assert len(server.requests) == 3
     assert leftovers(data_dir) == []
+
+
+# What each kind of failure must advise (and no other kind may): a wrong URL is not fixed by
+# trying again, a file that is not the official archive is not fixed by downloading it again, and
+# a flaky host is.
+ADVICE = {
+    "url": "the URL is wrong",
+    "archive": "not the official CIFAR-10 archive",
+    "retry": "try again later",
+}
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "change", "advice"),
+    [
+        ("404", {}, "url"),
+        ("ok", {"md5": "0" * 32}, "archive"),
+        ("ok", {"size": -1}, "archive"),  # the size the server announces is not the expected one
+        ("no-length", {"size": -10}, "archive"),  # more bytes arrive than the archive has
+        ("503", {}, "retry"),
+        ("truncate", {}, "retry"),
+        ("drop", {}, "retry"),
+    ],
+)
+def test_the_advice_fits_the_failure(server, archive, data_dir, behaviour, change, advice):
+    server.default = behaviour
+    options = {"md5": archive.md5, "size": archive.size, "retries": 1, **FAST}
+    if "md5" in change:
+        options["md5"] = change["md5"]
+    if "size" in change:
+        options["size"] = archive.size + change["size"]
+    with pytest.raises(DownloadError) as info:
+        download_cifar10(data_dir, server.url, **options)
+    message = str(info.value)
+    for kind, phrase in ADVICE.items():
+        assert (phrase in message) == (kind == advice), (kind, message)
+    if advice == "archive":  # how to use a local copy of the official archive instead
+        assert str(data_dir / ARCHIVE_NAME) in message and "MD5" in message
+    if advice == "url":
+        assert CIFAR10_URL in message  # the official URL, to compare with
+    assert leftovers(data_dir) == []
+
+
+def test_a_wrong_archive_put_there_by_hand_gets_the_local_copy_advice(archive, data_dir):
+    data_dir.mkdir()
+    (data_dir / ARCHIVE_NAME).write_bytes(archive.payload[:-1])
+    with pytest.raises(DownloadError) as info:
+        download_cifar10(data_dir, "http://127.0.0.1:9/unused", md5=archive.md5,
+                         size=archive.size, **FAST)
+    message = str(info.value)
+    assert ADVICE["archive"] in message and ADVICE["retry"] not in message
+    assert "was left alone: delete it" in message
+
+
+def test_retry_notices_are_shown_without_the_progress_bar(server, archive, data_dir, capsys):
+    server.plan = ["503"]
+    download_cifar10(data_dir, server.url, md5=archive.md5, size=archive.size, **FAST)
+    err = capsys.readouterr().err
+    assert "Attempt 1 of 4 failed (the server answered HTTP 503" in err
+    assert "retrying in" in err
+    assert "%|" not in err  # no progress bar
+
+
+def test_cli_no_progress_still_announces_retries(server, data_dir, capsys):
+    server.plan = ["503"]  # then the small archive, which has the wrong size for the CLI: exit 1
+    status = main(["--data-dir", str(data_dir), "--url", server.url, "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "Attempt 1 of 4 failed (the server answered HTTP 503" in err
+    assert "%|" not in err
+    assert len(server.requests) == 2
 
 
 def test_present_data_is_not_downloaded_again(server, archive, data_dir):

@@ -21,9 +21,16 @@ from autograder import rubric
 from autograder.collect import collect, map_notebook, normalise_id, repair_duplicates
 from autograder.commands.demo import DEMO_LIMITS
 from autograder.course import ROOT
-from autograder.export import export
+from autograder.export import export, score_histogram, write_report
 from autograder.feedback import write_feedback
-from autograder.grading import GradingPaths, grade_all
+from autograder.grading import (
+    GRADED,
+    MISSING,
+    CellResult,
+    GradingPaths,
+    SubmissionResult,
+    grade_all,
+)
 from autograder.samples import SAMPLES, build_samples
 
 EXPECTED = {s.student: s for s in SAMPLES}
@@ -230,6 +237,56 @@ def test_command_line_collect_grade_feedback_export(tmp_path):
         "ada-lovelace", "graded", "15")
     assert (grading / "report" / "feedback" / "ada-lovelace.html").exists()
     assert (grading / "report" / "index.html").exists()
+
+
+def test_collect_lists_missing_notebooks_on_one_line_per_student(tmp_path):
+    """One "missing" line per student naming every notebook not handed in, not one per notebook."""
+    src = tmp_path / "src"
+    name = "02_jacobian_free_gradients.ipynb"
+    (src / "Ada Lovelace").mkdir(parents=True)
+    (src / "Ada Lovelace" / name).write_text((ROOT / "solutions" / "a2" / name).read_text())
+    (src / "Bob").mkdir()  # handed in nothing
+    result = run_cli("collect", str(src), grading_dir=tmp_path / "grading")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    blocks: dict[str, list[str]] = {}  # student id -> the indented lines under its header
+    for line in result.stdout.splitlines():
+        if ": from " in line and not line.startswith(" "):
+            student = line.split(":")[0]
+            blocks[student] = []
+        elif line.startswith(" ") and blocks:
+            blocks[student].append(line.strip())
+    others = [n for n in rubric.POINTS if n != name.removesuffix(".ipynb")]
+    assert blocks["ada-lovelace"] == [f"- missing: {', '.join(others)}"]
+    assert blocks["bob"] == [f"- missing: {', '.join(rubric.POINTS)}"]
+
+
+def test_report_shows_the_grade_table_above_the_plots(tmp_path):
+    results = {
+        student: SubmissionResult(
+            student, GRADED, cells=[CellResult("02_jacobian_free_gradients", "test_relu", p, 2.0)]
+        )
+        for student, p in (("ada", 2.0), ("bob", 0.0), ("cy", 2.0))
+    }
+    results["dee"] = SubmissionResult("dee", MISSING, reason="no notebooks")
+    page = write_report(results, tmp_path / "report").read_text()
+    assert page.index("<table") < page.index("<img"), "the grade table must come first"
+    assert page.index("<td>dee</td>") < page.index("<img")
+
+
+def test_score_histogram_counts_students_in_whole_numbers():
+    import matplotlib.pyplot as plt
+
+    figure = score_histogram([94.0, 100.0, 100.0])  # at most 2 per bin: matplotlib's default
+    try:  # ticks would be 0, 0.25, 0.5, ...
+        (ax,) = figure.axes
+        figure.canvas.draw()
+        low, high = ax.get_ylim()
+        ticks = [t for t in ax.get_yticks() if low <= t <= high]
+        assert len(ticks) >= 2
+        assert all(float(t).is_integer() for t in ticks), ticks
+    finally:
+        plt.close(figure)
 
 
 def test_release_command_help():

@@ -153,6 +153,39 @@ def test_best_parameters_are_restored_after_training() -> None:
     assert solver.check_accuracy(data["X_val"], data["y_val"]) == solver.best_val_acc
 
 
+def test_best_and_last_epoch_validation_accuracies_are_both_recorded_and_named() -> None:
+    """The restored best epoch's accuracy was chosen on the validation set: report both numbers."""
+    data = make_blobs()
+    steps = {"count": 0}
+
+    def sgd_then_collapse(w: Any, dw: Any, config: dict[str, Any] | None = None) -> Any:
+        steps["count"] += 1
+        next_w, config = optim.sgd(w, dw, config)
+        if steps["count"] > 2 * 6:  # after epoch 1 (2 parameters x 6 iterations)
+            next_w = np.zeros_like(w)
+        return next_w, config
+
+    solver = quiet_solver(
+        SoftmaxClassifier(), data, update_rule=sgd_then_collapse,
+        optim_config={"learning_rate": 0.5}, batch_size=50, num_epochs=3,
+    )
+    solver.train()
+
+    assert solver.best_epoch == 1
+    assert solver.last_val_acc == solver.val_acc_history[-1] < 0.5 < solver.best_val_acc
+    best_line, last_line = solver.validation_summary().splitlines()
+    assert best_line.startswith(f"Best-epoch validation accuracy: {solver.best_val_acc:.3f} ")
+    assert "epoch 1 of 3" in best_line and "the validation set chose this epoch" in best_line
+    assert last_line.startswith(f"Last-epoch validation accuracy: {solver.last_val_acc:.3f} ")
+    assert "epoch 3" in last_line
+
+
+def test_validation_summary_before_training_says_to_train_first() -> None:
+    solver = quiet_solver(SoftmaxClassifier(), make_blobs())
+    with pytest.raises(RuntimeError, match=r"call solver.train\(\) first"):
+        solver.validation_summary()
+
+
 def test_same_seed_same_run_other_seed_other_run() -> None:
     def losses(seed: int) -> list[float]:
         solver = quiet_solver(SoftmaxClassifier(), make_blobs(), batch_size=20, num_epochs=1,

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbclient import NotebookClient
 
 from autograder.collect import collect
 from autograder.course import RELEASE_DIR, SOURCE_DIR
 from autograder.grading import GradingPaths
-from cs231kit.submission import cell_checksum, check, main
+from cs231kit.submission import cell_checksum, check, main, run_notebook
 
 NB = "02_jacobian_free_gradients"
 
@@ -123,3 +126,71 @@ def test_the_check_skips_itself_while_grading(folder, monkeypatch, capsys):
     assert result.notebooks == [] and result.zip_path is None
     assert "skipped" in capsys.readouterr().out
     assert not list(folder.glob("*.zip"))
+
+
+# ---------------------------------------------------------------------- run mode inside the check
+
+# The source of a graded cell that records the run mode it sees (in mode.txt beside the notebook)
+# and fails unless that mode is grading: the check's promise is short budgets, whatever the
+# student's own session uses.
+MODE_PROBE = """\
+from pathlib import Path
+
+from cs231kit.run_mode import budget, describe_mode, grading_mode
+
+Path("mode.txt").write_text(describe_mode() + "\\n" + budget(full="full", grading="grading"))
+assert grading_mode(), describe_mode()
+"""
+
+
+def write_mode_probe(folder: Path, name: str = "01_mode_probe.ipynb") -> Path:
+    """A tiny stand-in for a course notebook: one graded (locked test) cell, MODE_PROBE.
+
+    Returns the path of the notebook written into ``folder``.
+    """
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(MODE_PROBE)
+    cell.metadata["nbgrader"] = {
+        "grade": False, "grade_id": "mode_probe", "locked": True, "schema_version": 3,
+        "solution": False,
+    }
+    nb.cells.append(cell)
+    path = folder / name
+    nbformat.write(nb, path)
+    return path
+
+
+def test_the_check_runs_notebooks_on_grading_budgets_even_in_full_mode(tmp_path, monkeypatch):
+    """CS231KIT_FULL=1 in the caller's environment must not reach the notebooks the check runs."""
+    monkeypatch.setenv("CS231KIT_FULL", "1")
+    probe = write_mode_probe(tmp_path)
+    failures = run_notebook(probe, timeout=120)  # a real kernel
+    assert failures == []
+    mode, chosen = (tmp_path / "mode.txt").read_text().splitlines()
+    assert mode.startswith("cs231kit run mode: grading") and chosen == "grading"
+    assert os.environ["CS231KIT_FULL"] == "1"  # the caller's environment is left as it was
+
+
+def test_notebook_05s_last_cell_in_full_mode_checks_on_grading_budgets(tmp_path, monkeypatch):
+    """Notebook 05's own last cell, run in a kernel started with CS231KIT_FULL=1, CI-sized.
+
+    The folder holds tiny stand-ins for the course notebooks (MODE_PROBE), so the check's
+    re-runs take seconds; in full mode the probes would fail and the check would say FIX.
+    """
+    release = nbformat.read(RELEASE_DIR / "a2" / "05_conv_nets.ipynb", as_version=4)
+    last = [c for c in release.cells if c.cell_type == "code"][-1]
+    assert "check(" in last.source, "notebook 05 no longer ends with the pre-submission check"
+    write_mode_probe(tmp_path, "01_mode_probe.ipynb")
+    write_mode_probe(tmp_path, "02_mode_probe.ipynb")
+
+    monkeypatch.setenv("CS231KIT_FULL", "1")  # the kernel inherits it, as in a full-mode session
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(last.source)])
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+
+    printed = "".join(out.get("text", "") for out in nb.cells[0].outputs)
+    assert "Ready to submit." in printed, printed
+    assert "FIX" not in printed, printed
+    assert (tmp_path / "mode.txt").read_text().startswith("cs231kit run mode: grading")
+    assert (tmp_path / "a2_submission.zip").is_file()

@@ -17,14 +17,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def print_report(reports: dict) -> None:
+    """Print, per student, where the submission came from and what was wrong with it.
+
+    Notebooks the student did not hand in share one line (``- missing: 01_..., 03_...``), so that
+    the problems worth reading (malformed, renamed, repaired notebooks) stand out.
+    """
     for sid, report in reports.items():
-        bad = {n: s for n, s in report.notebooks.items() if s != "ok"}
+        missing = [n for n, s in report.notebooks.items() if s == "missing"]
+        bad = {n: s for n, s in report.notebooks.items() if s not in ("ok", "missing")}
         flags = " (late)" if report.late else ""
         print(f"{sid}{flags}: from {report.source}")
         for problem in report.problems:
             print(f"    ! {problem}")
         for name, status in bad.items():
             print(f"    - {name}: {status}")
+        if missing:
+            print(f"    - missing: {', '.join(missing)}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -64,12 +64,53 @@ class _Retryable(Exception):
     """A failed attempt that another attempt may fix (network trouble, 5xx, short body)."""
 
 
-def _next_steps(data_dir: Path) -> str:
+def _local_copy(data_dir: Path, md5: str | None, size: int | None) -> str:
+    """How to use a copy of the official archive that is already on disk (one sentence)."""
+    checks = []
+    if size is not None:
+        checks.append(f"{size:,} bytes")
+    if md5 is not None:
+        checks.append(f"MD5 {md5.lower()}")
+    expected = f" ({', '.join(checks)})" if checks else ""
     return (
-        "What to do: run the download again (the CIFAR-10 host fails at times); or set "
-        f"{URL_ENV} to a mirror of {ARCHIVE_NAME}; or download {CIFAR10_URL} by hand, put it "
-        f"in {data_dir} as {ARCHIVE_NAME} and run the download again (it is verified and "
-        "extracted, not fetched)."
+        f"If you have the official {ARCHIVE_NAME}{expected} (from {CIFAR10_URL}, a course share "
+        f"or another machine), copy it to {data_dir / ARCHIVE_NAME} and run the download again: "
+        "it is then verified and extracted, not fetched."
+    )
+
+
+def _advice_retry(data_dir: Path, md5: str | None, size: int | None) -> str:
+    """What to do when the host failed (5xx, no answer, dropped connection) on every attempt."""
+    return (
+        "What to do: try again later (the host fails at times; a run that breaks off resumes "
+        f"where it stopped when the server allows it); or set {URL_ENV} to a mirror of "
+        f"{ARCHIVE_NAME}. {_local_copy(data_dir, md5, size)}"
+    )
+
+
+def _advice_wrong_url(
+    url: str, status: int, data_dir: Path, md5: str | None, size: int | None
+) -> str:
+    """What to do when the server refused the URL (a 4xx answer): trying again cannot help."""
+    problem = (
+        "the URL is wrong: the server has nothing there"
+        if status in (404, 410)
+        else "the URL is wrong or the server refuses it"
+    )
+    return (
+        f"What to do: {problem}, and another attempt would get the same answer. Check {url} for "
+        f"typos; if it came from --url or {URL_ENV}, point it at a mirror that serves "
+        f"{ARCHIVE_NAME}, or unset {URL_ENV} to use the official {CIFAR10_URL}. "
+        f"{_local_copy(data_dir, md5, size)}"
+    )
+
+
+def _advice_not_official(data_dir: Path, md5: str | None, size: int | None) -> str:
+    """What to do when the file is not the expected archive: downloading it again cannot help."""
+    return (
+        "What to do: this file is not the official CIFAR-10 archive, and downloading it again "
+        f"would get the same file. Set {URL_ENV} (or --url) to a mirror that serves the official "
+        f"{ARCHIVE_NAME}. {_local_copy(data_dir, md5, size)}"
     )
 
 
@@ -93,7 +134,7 @@ def download_cifar10(
     - md5, size: what the archive must hash to and weigh (bytes); None skips that check.
     - retries: how many more attempts after a failed one (at most ``retries + 1`` requests).
     - timeout: seconds to wait for the server to connect or to send the next bytes.
-    - progress: show a progress bar and retry notices (on stderr).
+    - progress: show a progress bar (on stderr); retry notices are shown either way.
     - backoff: seconds to wait before the first retry; the wait doubles each time.
 
     If ``<data_dir>/cifar-10-python.tar.gz`` exists (downloaded by hand), it is verified and
@@ -139,21 +180,28 @@ def download_cifar10(
         for attempt in range(1, attempts + 1):
             try:
                 _fetch(
-                    url, partial, size=size, timeout=timeout, progress=progress, data_dir=data_dir
+                    url,
+                    partial,
+                    md5=md5,
+                    size=size,
+                    timeout=timeout,
+                    progress=progress,
+                    data_dir=data_dir,
                 )
                 break
             except _Retryable as err:
                 if attempt == attempts:
                     raise DownloadError(
                         f"could not download {url} ({_attempts(attempts)} failed; the last: "
-                        f"{err}).\n{_next_steps(data_dir)}"
+                        f"{err}).\n{_advice_retry(data_dir, md5, size)}"
                     ) from err
                 wait = backoff * 2 ** (attempt - 1)
-                if progress:
-                    print(
-                        f"Attempt {attempt} of {attempts} failed ({err}); retrying in {wait:g} s.",
-                        file=sys.stderr,
-                    )
+                # Always shown, progress bar or not: a download that seems to hang while it
+                # waits should say why.
+                print(
+                    f"Attempt {attempt} of {attempts} failed ({err}); retrying in {wait:g} s.",
+                    file=sys.stderr,
+                )
                 time.sleep(wait)
         _verify(partial, url, md5=md5, size=size, data_dir=data_dir)
         _extract_into_place(partial, url, data_dir)
@@ -163,7 +211,14 @@ def download_cifar10(
 
 
 def _fetch(
-    url: str, dest: Path, *, size: int | None, timeout: float, progress: bool, data_dir: Path
+    url: str,
+    dest: Path,
+    *,
+    md5: str | None,
+    size: int | None,
+    timeout: float,
+    progress: bool,
+    data_dir: Path,
 ) -> None:
     """Make one attempt at downloading ``url`` into ``dest``, resuming from what ``dest`` holds.
 
@@ -187,10 +242,12 @@ def _fetch(
             elif status == 200:
                 have, mode = 0, "wb"  # the whole file (again)
             else:
+                # A 4xx says the request itself is wrong; anything else unexpected here (a 206
+                # that does not continue our bytes, a 1xx/3xx) is not fixed by asking again either.
                 raise DownloadError(
                     f"could not download {url}: the server answered HTTP {status} "
                     f"{response.reason} (not retried: another attempt would get the same "
-                    f"answer).\n{_next_steps(data_dir)}"
+                    f"answer).\n{_advice_wrong_url(url, status, data_dir, md5, size)}"
                 )
             length = response.headers.get("Content-Length")
             total = have + int(length) if length is not None and length.isdigit() else None
@@ -198,7 +255,7 @@ def _fetch(
                 raise DownloadError(
                     f"{url} has the wrong size: the server reports {total:,} bytes, expected "
                     f"{size:,} bytes. It is not the CIFAR-10 archive (or the expected size is "
-                    f"wrong); nothing was downloaded.\n{_next_steps(data_dir)}"
+                    f"wrong); nothing was downloaded.\n{_advice_not_official(data_dir, md5, size)}"
                 )
             got = have
             with (
@@ -221,7 +278,7 @@ def _fetch(
                         raise DownloadError(
                             f"{url} has the wrong size: more than the expected {size:,} bytes "
                             f"arrived (at least {got:,}); download stopped."
-                            f"\n{_next_steps(data_dir)}"
+                            f"\n{_advice_not_official(data_dir, md5, size)}"
                         )
     except _NETWORK_ERRORS as err:
         if not answered:
@@ -260,7 +317,7 @@ def _verify(path: Path, source: str, *, md5: str | None, size: int | None, data_
     if size is not None and actual_size != size:
         raise DownloadError(
             f"{source} has the wrong size: {actual_size:,} bytes, expected {size:,} bytes. "
-            f"It was not extracted.\n{_next_steps(data_dir)}"
+            f"It was not extracted.\n{_advice_not_official(data_dir, md5, size)}"
         )
     if md5 is not None:
         actual_md5 = _md5_of(path)
@@ -268,7 +325,7 @@ def _verify(path: Path, source: str, *, md5: str | None, size: int | None, data_
             raise DownloadError(
                 f"{source} is corrupted or not the CIFAR-10 archive: its MD5 is {actual_md5}, "
                 f"expected {md5.lower()} ({actual_size:,} bytes). It was not extracted."
-                f"\n{_next_steps(data_dir)}"
+                f"\n{_advice_not_official(data_dir, md5, size)}"
             )
 
 
@@ -344,7 +401,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help=f"a mirror of {ARCHIVE_NAME} (default: ${URL_ENV} if set, else {CIFAR10_URL})",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (notices of failed attempts are still shown)",
+    )
     args = parser.parse_args(argv)
     try:
         folder = download_cifar10(args.data_dir, args.url, progress=not args.no_progress)
