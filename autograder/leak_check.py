@@ -4,8 +4,8 @@ Secrets are the non-trivial code lines of
 
 * every ``### BEGIN SOLUTION`` … ``### END SOLUTION`` region of the source notebooks,
 * every ``### BEGIN HIDDEN TESTS`` … ``### END HIDDEN TESTS`` region,
-* the grader's reference implementations (``autograder/reference/``) and hidden-test modules
-  (``autograder/hidden_tests/``), docstrings and comments excluded.
+* the judge (``autograder/judge/``: the reference implementations and the hidden checks),
+  docstrings and comments excluded.
 
 What students receive is ``assignments/`` (the generated release) and ``cs231kit/``. A secret line
 found there is a leak, unless the same line is public anyway: it appears in the source notebooks
@@ -30,7 +30,7 @@ REGIONS = (
 # Lines shorter than this (``return out``, ``N = x.shape[0]``) say nothing about a solution and
 # occur everywhere; the leak check ignores them.
 MIN_LINE_LENGTH = 16
-SECRET_PACKAGES = ("autograder/reference", "autograder/hidden_tests")
+SECRET_PACKAGES = ("autograder/judge",)
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,8 @@ def collect_secrets(root: Path = ROOT, source_dir: Path = SOURCE_DIR) -> dict[st
                 secrets.setdefault(key, origin)
         public.update(k for k in map(normalise, outside) if k)
     for package in SECRET_PACKAGES:
+        if not (root / package).is_dir():  # a moved package must never empty the check
+            raise FileNotFoundError(f"the leak check's secret package {package} is missing")
         for path in sorted((root / package).rglob("*.py")):
             origin = str(path.relative_to(root))
             for line in python_code_lines(path):

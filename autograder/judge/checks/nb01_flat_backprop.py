@@ -212,11 +212,11 @@ def _net_outputs(inputs: dict[str, Any], result: Any) -> Outputs:
     """The compared outputs of a two_layer_net call: scores, or the loss and every gradient."""
     if inputs["y"] is None:
         return {"scores": result}
-    loss, grads = result
+    loss_value, grads = result
     if not isinstance(grads, dict) or set(grads) != set(models.TWO_LAYER_PARAMS):
         got = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
         raise ValueError(f"grads must be a dict with keys W1, b1, W2, b2; got {got}")
-    return {"loss": loss, **{f"d{name}": grads[name] for name in models.TWO_LAYER_PARAMS}}
+    return {"loss": loss_value, **{f"d{name}": grads[name] for name in models.TWO_LAYER_PARAMS}}
 
 
 def _net_derive(inputs: dict[str, Any], raw: Any) -> Outputs:
