@@ -69,6 +69,8 @@ class JudgeSession:
     - role: "kernel" or "worker"
     - secret: the seed every input of this session is drawn from (default: a fresh random one)
     - worker_plan: for the worker, the tests to hand out in order, as (test_id, notebook) pairs
+    - runs: every case tried on this many fresh inputs instead of its own ``runs`` (tolerance
+      validation); None keeps each case's own
     """
 
     def __init__(
@@ -76,8 +78,10 @@ class JudgeSession:
         role: str = "kernel",
         secret: int | None = None,
         worker_plan: Iterable[tuple[str, str]] = (),
+        runs: int | None = None,
     ) -> None:
         self.role = role
+        self.runs = runs
         self.secret = secrets.randbits(128) if secret is None else secret
         self.verdicts: dict[str, Verdict] = {}
         self.protocol_errors: list[str] = []
@@ -129,7 +133,7 @@ class JudgeSession:
         runs: dict[str, _Run] = {}
         plan = []
         for index, case in enumerate(module.CASES[test_id]):
-            for run in range(case.runs):
+            for run in range(case.runs if self.runs is None else self.runs):
                 token = secrets.token_hex(12)
                 inputs = case.make_inputs(case_rng(self.secret, test_id, index, run))
                 runs[token] = _Run(test_id, index, case, run, inputs)

@@ -164,6 +164,8 @@ def _reference_stub(judge: Any, token: str, name: str) -> Any:
             reply = judge.request(message)
         except wire.WireError as error:
             raise TypeError(f"{name} got arguments the grader cannot send: {error}") from None
+        except JudgeUnavailable as error:  # e.g. a stub kept from another test: a failure here
+            raise RuntimeError(f"{name}: {error}") from None
         if "raised" in reply:
             raise _exception_type(reply["raised"])(reply["message"])
         result = reply["result"]
