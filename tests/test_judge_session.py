@@ -70,31 +70,32 @@ def test_a_test_is_handed_in_once_per_session_and_unknown_tests_are_refused():
     assert len(session.protocol_errors) == 2
 
 
+STUDENT_SANDWICH = """
+stash = {}
+
+def affine_relu_forward(x, w, b):
+    stash["affine_forward"] = affine_forward  # the judge's stub, in this notebook's globals
+    out, fc = affine_forward(x, w, b)
+    out, relu = relu_forward(out)
+    return out, (fc, relu)
+
+def affine_relu_backward(dout, cache):
+    fc, relu = cache
+    return affine_backward(relu_backward(dout, relu), fc)
+"""
+
+
 def test_a_stashed_reference_stub_never_answers_for_another_test():
-    """The attack: keep the affine_forward stub of the sandwich test, use it to pass affine_forward."""
-    stash = {}
-
-    def affine_relu_forward(x, w, b):
-        stash["affine_forward"] = affine_forward  # the judge's stub, in this function's globals
-        out, fc = affine_forward(x, w, b)
-        out, relu = relu_forward(out)
-        return out, (fc, relu)
-
-    def affine_relu_backward(dout, cache):
-        fc, relu = cache
-        return affine_backward(relu_backward(dout, relu), fc)
-
-    namespace = {"affine_relu_forward": affine_relu_forward,
-                 "affine_relu_backward": affine_relu_backward}
-    for function in namespace.values():
-        function.__globals__.update(
-            affine_forward=None, affine_backward=None, relu_forward=None, relu_backward=None
-        )
+    """The attack: keep the sandwich test's affine_forward stub, use it to pass affine_forward."""
+    notebook: dict = {}
+    exec(STUDENT_SANDWICH, notebook)
     session, judge = connect()
-    hand_in("test_affine_relu", namespace, judge)  # composing the references is the task
+    sandwich = {name: notebook[name] for name in ("affine_relu_forward", "affine_relu_backward")}
+    hand_in("test_affine_relu", sandwich, judge)  # composing the references is the task
     assert session.verdicts["test_affine_relu"].passed
-    with pytest.raises(CheckFailure, match="RuntimeError|refused"):
-        hand_in("test_affine_forward", lambda x, w, b: stash["affine_forward"](x, w, b), judge)
+    stub = notebook["stash"]["affine_forward"]
+    with pytest.raises(CheckFailure, match="RuntimeError"):
+        hand_in("test_affine_forward", lambda x, w, b: stub(x, w, b), judge)
     assert not session.verdicts["test_affine_forward"].passed
 
 

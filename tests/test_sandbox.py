@@ -205,8 +205,9 @@ def test_preflight_says_what_to_do_without_bubblewrap(monkeypatch, tmp_path):
 def test_unsafe_mode_runs_the_same_command_without_isolation(tmp_path):
     submission = tmp_path / "submission"
     submission.mkdir()
-    box = Sandbox(["python", "-c", "import os; print(os.getuid(), os.environ['CS231KIT_GRADING'])"],
-                  submission, tmp_path / "judge.sock", Limits(), isolated=False)
+    code = "import os; print(os.getuid(), os.environ['CS231KIT_GRADING'])"
+    box = Sandbox(["python", "-c", code], submission, tmp_path / "judge.sock", Limits(),
+                  isolated=False)
     command = box.launcher(tmp_path / "unsafe.json")
     result = subprocess.run(command, env=nbgrader_env(), capture_output=True, text=True,
                             cwd=submission, timeout=60)

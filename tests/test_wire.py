@@ -14,7 +14,6 @@ import zipfile
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from autograder.sandbox.handin import wire
