@@ -120,10 +120,11 @@ for pid in pids:
 
 
 def test_read_only_system_and_no_view_of_the_grader(tmp_path):
+    targets = ["/usr/lib/cs231kit-test", str(Path(sys.prefix) / "x"), "/etc/x", str(ROOT / "x")]
     code = f"""
 import importlib, os
 OUT = {{}}
-for path in ["/usr/lib/cs231kit-test", {str(Path(sys.prefix) / "x")!r}, "/etc/x", {str(ROOT / "x")!r}]:
+for path in {targets!r}:
     try:
         open(path, "w").write("x")
         OUT[path] = "written"
