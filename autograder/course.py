@@ -7,6 +7,7 @@ parallel grader use private copies so they never touch the course gradebook).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -91,3 +92,10 @@ def run_nbgrader(
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
         raise NbgraderError(f"nbgrader {' '.join(args)} failed (exit {proc.returncode}):\n{tail}")
     return proc
+
+
+def load_notebooks(folder: Path) -> dict[str, dict]:
+    """file name -> notebook JSON of the assignment's notebooks under ``folder`` (solutions/...)."""
+    return {
+        p.name: json.loads(p.read_text()) for p in sorted((folder / ASSIGNMENT).glob("*.ipynb"))
+    }

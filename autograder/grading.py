@@ -272,6 +272,7 @@ def _judged(
     cells: list[CellResult] = []
     flags: list[str] = [f"protocol: {e}" for e in run.session.protocol_errors[:5]]
     flags += [f"protocol (re-check): {e}" for e in worker.protocol_errors[:5]]
+    flags += [f"odd return: {note}"[:400] for note in (run.session.notes + worker.notes)[:5]]
     for name, points in rubric.POINTS.items():
         path = graded_dir / f"{name}.ipynb"
         nb = json.loads(path.read_text()) if path.exists() else {}

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.course import ASSIGNMENT, RELEASE_DIR, SOURCE_DIR
+from autograder.course import RELEASE_DIR, SOURCE_DIR, load_notebooks
 from autograder.grading import FAILED, GRADED, MISSING
 
 Notebooks = dict[str, dict]  # file name -> notebook JSON (or a str for raw, broken content)
@@ -61,12 +61,6 @@ SAMPLES = [
     Sample("output-flood", "an answer cell that prints 200,000 lines", FAILED, 15, "output flood"),
     Sample("nothing", "a folder without notebooks", MISSING, None),
 ]
-
-
-def _load(folder: Path) -> Notebooks:
-    return {
-        p.name: json.loads(p.read_text()) for p in sorted((folder / ASSIGNMENT).glob("*.ipynb"))
-    }
 
 
 def _cell(nb: dict, grade_id: str) -> dict:
@@ -158,7 +152,8 @@ def build_samples(dest: Path) -> Path:
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     for sample in SAMPLES:
-        notebooks = BUILDERS[sample.student](_load(SOURCE_DIR), _load(RELEASE_DIR))
+        notebooks = BUILDERS[sample.student](load_notebooks(SOURCE_DIR),
+                                             load_notebooks(RELEASE_DIR))
         files = {
             name: nb if isinstance(nb, str) else json.dumps(nb, indent=1)
             for name, nb in notebooks.items()

@@ -10,6 +10,7 @@ notebook, the cell number as Jupyter shows it (1-based) and the line:
 * monkeypatching: assigning to an attribute of NumPy, ``sys``, ``builtins`` or IPython, or
   touching IPython's input transformers and events;
 * introspection: ``sys.settrace`` / ``setprofile``, frames, ``gc`` and ``inspect``;
+* objects that lie: classes defining ``__eq__``, ``__array__``, ``__reduce__`` and the like;
 * the outside world: files, sockets, processes, shell escapes, ``exec`` / ``eval``, dynamic
   imports, ``ctypes``, ``pickle``, databases.
 """
@@ -90,6 +91,11 @@ _GRADER_WORDS = re.compile(
     r"NBGRADER|nbgrader|CS231KIT_GRADING|CS231KIT_JUDGE|autograder|hidden_tests?|hand_in|judge|"
     r"gradebook|solutions/",
 )
+_LYING_METHODS = {
+    "__eq__", "__ne__", "__lt__", "__gt__", "__le__", "__ge__", "__bool__", "__float__",
+    "__array__", "__array_ufunc__", "__array_function__", "__reduce__", "__reduce_ex__",
+    "__getstate__", "__setstate__", "__getattribute__", "__instancecheck__",
+}
 _MAGIC = re.compile(r"^\s*(!|%%?(bash|sh|script|system|sx|run|load|writefile|env|capture)\b)")
 
 
@@ -113,20 +119,47 @@ def scan_notebook(path: Path) -> list[Finding]:
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     except (OSError, ValueError, KeyError, TypeError):
         return []  # collect reports malformed notebooks; there is nothing to scan
-    findings: list[Finding] = []
+    code: list[tuple[int, str, bool]] = []  # (cell number, source, editable by the student)
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("locked") or (meta.get("grade") and not meta.get("solution")):
-            continue  # nbgrader puts back the instructor's version before it runs
+        # nbgrader puts back the instructor's version of locked cells before it runs them.
+        editable = not (meta.get("locked") or (meta.get("grade") and not meta.get("solution")))
         source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
-        findings += _scan_source(path.stem, number, source)
+        code.append((number, "".join(source) if isinstance(source, list) else str(source),
+                     editable))
+    modules = set(_MODULE_ALIASES).union(*(_imported_names(source) for _, source, _ in code))
+    findings: list[Finding] = []
+    for number, source, editable in code:
+        if editable:
+            findings += _scan_source(path.stem, number, source, modules)
     return findings
 
 
-def _scan_source(notebook: str, cell: int, source: str) -> list[Finding]:
+def _python(source: str) -> str:
+    """The cell with IPython-only lines (magics, shell escapes) made ``pass``."""
+    return "\n".join(
+        "pass" if _MAGIC.match(t) or t.lstrip().startswith("%") else t
+        for t in source.splitlines()
+    )
+
+
+def _imported_names(source: str) -> set[str]:
+    """Names a cell binds to modules (``import numpy as np`` -> np)."""
+    try:
+        tree = ast.parse(_python(source))
+    except SyntaxError:
+        return set()
+    return {
+        (alias.asname or alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+
+
+def _scan_source(notebook: str, cell: int, source: str, modules: set[str]) -> list[Finding]:
     lines = source.splitlines()
     found: dict[tuple[int, str], Finding] = {}
 
@@ -139,12 +172,11 @@ def _scan_source(notebook: str, cell: int, source: str) -> list[Finding]:
             add(number, "shell escape or magic")
         if _GRADER_WORDS.search(text):
             add(number, "names the grader (grader detection?)")
-    python = "\n".join("pass" if _MAGIC.match(t) or t.lstrip().startswith("%") else t
-                       for t in lines)
     try:
-        tree = ast.parse(python)
+        tree = ast.parse(_python(source))
     except SyntaxError:
         return list(found.values())
+    modules = modules | _imported_names(source)
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -155,6 +187,8 @@ def _scan_source(notebook: str, cell: int, source: str) -> list[Finding]:
                 top = name.split(".")[0]
                 if top in _SUSPECT_MODULES:
                     add(line, _SUSPECT_MODULES[top])
+        elif isinstance(node, ast.FunctionDef) and node.name in _LYING_METHODS:
+            add(line, f"defines {node.name} (an object that may lie about what it is)")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             if node.func.id in _SUSPECT_CALLS:
                 add(line, _SUSPECT_CALLS[node.func.id])
@@ -171,9 +205,7 @@ def _scan_source(notebook: str, cell: int, source: str) -> list[Finding]:
                 root = target
                 while isinstance(root, ast.Attribute):
                     root = root.value
-                if root is not target and isinstance(root, ast.Name) and (
-                    root.id in _MODULE_ALIASES
-                ):
+                if root is not target and isinstance(root, ast.Name) and root.id in modules:
                     add(line, f"monkeypatches {root.id} ({ast.unparse(target)})")
     return sorted(found.values(), key=lambda f: (f.line, f.what))
 

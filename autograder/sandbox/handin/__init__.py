@@ -87,25 +87,25 @@ def _checked(reply: Any) -> dict[str, Any]:
     return reply
 
 
-_default: Any = None
+_local: Any = None
 
 
 def default_connection() -> Any:
-    """The judge of this process: over ``CS231KIT_JUDGE_SOCKET``, or an in-process one."""
-    global _default
-    if _default is None:
-        path = os.environ.get(SOCKET_VARIABLE)
-        if path:
-            _default = SocketConnection(path)
-        else:
-            try:
-                from autograder.judge.session import JudgeSession
-            except ImportError as error:
-                raise JudgeUnavailable(
-                    "hidden tests run only when the notebook is graded (no grader here)"
-                ) from error
-            _default = LocalConnection(JudgeSession())
-    return _default
+    """The judge of this process: a new connection to ``CS231KIT_JUDGE_SOCKET``, or a judge in
+    this process (one per process, so each test is still handed in once)."""
+    global _local
+    path = os.environ.get(SOCKET_VARIABLE)
+    if path:
+        return SocketConnection(path)  # a fresh one: a dropped connection loses one test only
+    if _local is None:
+        try:
+            from autograder.judge.session import JudgeSession
+        except ImportError as error:
+            raise JudgeUnavailable(
+                "hidden tests run only when the notebook is graded (no grader here)"
+            ) from error
+        _local = LocalConnection(JudgeSession())
+    return _local
 
 
 # ---------------------------------------------------------------------------------------------

@@ -176,6 +176,8 @@ def encode(message: Any) -> bytes:
     """One framed message (see the module docstring) holding ``message``."""
     arrays: list[np.ndarray] = []
     header = json.dumps(_encode(message, arrays, 0), separators=(",", ":")).encode()
+    if sum(array.nbytes for array in arrays) > MAX_ARRAY_BYTES:
+        raise WireError(f"arrays larger than {MAX_ARRAY_BYTES // 2**20} MiB in one message")
     npz = _to_npz(arrays)
     return struct.pack(">Q", len(header)) + header + struct.pack(">Q", len(npz)) + npz
 

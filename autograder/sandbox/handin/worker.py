@@ -58,7 +58,9 @@ def main() -> None:
             return
         notebook = job["notebook"]
         if notebook not in loaded:
+            judge.request({"op": "loading", "notebook": notebook})
             loaded[notebook] = load_definitions(notebook, simple_assignments=True)
+            judge.request({"op": "loading", "notebook": None})
         try:
             hand_in(job["test"], student_objects(loaded[notebook], job["student"]), judge)
         except CheckFailure:
