@@ -331,7 +331,7 @@ def relu_jacobian(x):
     return np.full((len(x), len(x)), np.nan)
 '''})),
     Attack("wrong-dtype", "returns strings and objects where numbers belong",
-           "exact dtypes: only plain numbers compare", "not numeric",
+           "only plain numbers cross to the judge", "cannot read",
            _simple(answers={"relu_jacobian": '''def relu_jacobian(x):
     return np.array([["1"] * len(x)] * len(x))
 '''})),
@@ -353,7 +353,7 @@ def relu_jacobian(x):
            _simple(answers={"relu_jacobian": '''import sys
 
 def relu_jacobian(x):
-    while "autograder.sandbox.handin.worker" in sys.modules:
+    while "ipykernel" not in sys.modules:  # not a notebook: the re-check
         pass
     return np.diag((x > 0).astype(float))
 '''})),

@@ -50,3 +50,46 @@ def load_catalogue() -> dict[str, list[Mutant]]:
         notebook = info.name[len("nb") :]  # "01_flat_backprop"
         catalogue[notebook] = list(module.MUTANTS)
     return catalogue
+
+
+VARIANTS = 3  # mutant submissions: variant k of every other answer cell, for each parity
+
+
+def mutant_submissions(solutions: dict[str, dict]) -> tuple[dict[str, dict[str, dict]], dict]:
+    """Six submissions that carry mutants: ``mutant-v{k}-p{p}`` has variant k (of each answer
+    cell's mutants, cycling) in every other answer cell (those of parity p), all notebooks.
+
+    Inputs:
+    - solutions: notebook name (e.g. "03_modular_backprop") -> source notebook JSON
+
+    Returns (student -> notebook name -> notebook JSON, student -> notebook -> its mutants).
+    """
+    catalogue = load_catalogue()
+    submissions: dict[str, dict[str, dict]] = {}
+    plans: dict[str, dict[str, list[Mutant]]] = {}
+    for variant in range(VARIANTS):
+        for parity in (0, 1):
+            student = f"mutant-v{variant}-p{parity}"
+            plans[student], submissions[student] = {}, {}
+            for name, notebook in solutions.items():
+                by_answer: dict[str, list[Mutant]] = {}
+                for mutant in catalogue[name]:
+                    by_answer.setdefault(mutant.answer, []).append(mutant)
+                chosen = [a for i, a in enumerate(_answer_ids(notebook))
+                          if i % 2 == parity and a in by_answer]
+                plan = [by_answer[a][variant % len(by_answer[a])] for a in chosen]
+                plans[student][name] = plan
+                submissions[student][name] = replace_answer_cells(
+                    notebook, {m.answer: m.source for m in plan}
+                )
+    return submissions, plans
+
+
+def _answer_ids(notebook: dict) -> list[str]:
+    """grade_ids of the answer cells, in notebook order."""
+    ids = []
+    for cell in notebook["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and not meta.get("grade"):
+            ids.append(meta["grade_id"])
+    return ids
