@@ -1,11 +1,11 @@
 """The course as graders see it: notebooks run, nbgrader scores them right, the release is clean.
 
-One session-scoped nbgrader run grades, in a private gradebook, these submissions at once:
-
-* ``solutions``: the instructor's source notebooks → must score 100/100;
-* ``blank``: the untouched student release → must score 0/100 without stopping the run;
-* ``mutant-v{k}-p{p}``: the k-th wrong variant of every other graded function (parity p) → each
-  mutated function loses its points and every other function keeps them (isolation).
+Plain ``nbgrader autograde`` (no sandbox: the hidden cells then run the judge in the kernel)
+grades, in a private gradebook, the instructor's solutions (100/100) and the untouched release
+(0/100), so TAs may use nbgrader's own commands. The mutant submissions (``mutant-v{k}-p{p}``: the
+k-th wrong variant of every other graded function) are graded the recommended way, sandboxed, in
+the one batch of ``course_grading`` (conftest.py): each mutated function loses its points and every
+other function keeps them (isolation).
 """
 
 from __future__ import annotations
@@ -21,33 +21,12 @@ from nbclient import NotebookClient
 from autograder import rubric
 from autograder.course import ROOT, CourseDirs, nbgrader_env, run_nbgrader
 from autograder.release import generate_release, rubric_mismatches
-from tests.mutants import Mutant, load_catalogue, replace_answer_cells
+from tests.mutants import VARIANTS, load_catalogue
 
 SOLUTIONS = ROOT / "solutions" / rubric.ASSIGNMENT
 RELEASE = ROOT / "assignments" / rubric.ASSIGNMENT
 NOTEBOOKS = sorted(rubric.POINTS)
-VARIANTS = 3
 NOTEBOOK_BUDGET_S = 120
-
-
-def answer_ids(notebook: dict) -> list[str]:
-    """grade_ids of the answer cells, in notebook order."""
-    ids = []
-    for cell in notebook["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("solution") and not meta.get("grade"):
-            ids.append(meta["grade_id"])
-    return ids
-
-
-def mutant_plan(name: str, variant: int, parity: int) -> list[Mutant]:
-    """The mutants one submission carries: variant ``variant`` of every other answer cell."""
-    by_answer: dict[str, list[Mutant]] = {}
-    for mutant in load_catalogue()[name]:
-        by_answer.setdefault(mutant.answer, []).append(mutant)
-    notebook = json.loads((SOLUTIONS / f"{name}.ipynb").read_text())
-    chosen = [a for i, a in enumerate(answer_ids(notebook)) if i % 2 == parity and a in by_answer]
-    return [by_answer[a][variant % len(by_answer[a])] for a in chosen]
 
 
 def write_submission(dirs: CourseDirs, student: str, notebooks: dict[str, dict]) -> None:
@@ -69,19 +48,6 @@ def graded(tmp_path_factory):
         for n in NOTEBOOKS
     }
     write_submission(dirs, "blank", blank)
-    plans: dict[str, dict[str, list[Mutant]]] = {}
-    for variant in range(VARIANTS):
-        for parity in (0, 1):
-            student = f"mutant-v{variant}-p{parity}"
-            plans[student] = {n: mutant_plan(n, variant, parity) for n in NOTEBOOKS}
-            write_submission(
-                dirs,
-                student,
-                {
-                    n: replace_answer_cells(solutions[n], {m.answer: m.source for m in plan})
-                    for n, plan in plans[student].items()
-                },
-            )
     run_nbgrader(
         ["autograde", rubric.ASSIGNMENT], dirs, timeout=3600, env={"CS231KIT_GRADING": "1"}
     )
@@ -90,14 +56,14 @@ def graded(tmp_path_factory):
 
     scores: dict[str, dict[str, dict[str, float]]] = {}
     with Gradebook(f"sqlite:///{dirs.gradebook}", "cs231kit") as gb:
-        for student in ["solutions", "blank", *plans]:
+        for student in ["solutions", "blank"]:
             scores[student] = {}
             for name in NOTEBOOKS:
                 nb = gb.find_submission_notebook(name, rubric.ASSIGNMENT, student)
                 scores[student][name] = {
                     g.cell.name: float(g.score) for g in nb.grades if g.cell.max_score
                 }
-    return {"dirs": dirs, "scores": scores, "plans": plans}
+    return {"dirs": dirs, "scores": scores}
 
 
 def test_rubric_totals_100_and_matches_notebooks():
@@ -213,18 +179,21 @@ def test_catalogue_has_three_mutants_per_graded_function():
 
 @pytest.mark.parametrize("variant", range(VARIANTS))
 @pytest.mark.parametrize("parity", (0, 1))
-def test_each_mutant_loses_only_its_own_points(graded, variant, parity):
+def test_each_mutant_loses_only_its_own_points(course_grading, variant, parity):
+    """Graded sandboxed, by the judge: exactly the mutated functions lose their points."""
     student = f"mutant-v{variant}-p{parity}"
+    result = course_grading["results"][student]
+    assert result.status == "graded" and not result.flags, (result.reason, result.flags)
+    points = {(c.notebook, c.grade_id): c.points for c in result.cells}
     problems = []
     for name in NOTEBOOKS:
-        plan = graded["plans"][student][name]
-        losing = {m.loses: m.name for m in plan}
-        for test_id, points in rubric.POINTS[name].items():
-            got = graded["scores"][student][name][test_id]
+        losing = {m.loses: m.name for m in course_grading["plans"][student][name]}
+        for test_id, full in rubric.POINTS[name].items():
+            got = points[(name, test_id)]
             if test_id in losing and got != 0:
                 problems.append(f"{name}/{test_id}: mutant '{losing[test_id]}' scored {got}")
-            if test_id not in losing and got != points:
-                problems.append(f"{name}/{test_id}: untouched function scored {got}/{points}")
+            if test_id not in losing and got != full:
+                problems.append(f"{name}/{test_id}: untouched function scored {got}/{full}")
     assert not problems, "\n".join(problems)
 
 

@@ -8,7 +8,6 @@ writes the same CSV.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import subprocess
 import sys
@@ -22,7 +21,6 @@ from autograder.collect import collect, map_notebook, normalise_id, repair_dupli
 from autograder.commands.demo import DEMO_LIMITS
 from autograder.course import ROOT
 from autograder.export import export, score_histogram, write_report
-from autograder.feedback import write_feedback
 from autograder.grading import (
     GRADED,
     MISSING,
@@ -31,33 +29,16 @@ from autograder.grading import (
     SubmissionResult,
     grade_all,
 )
-from autograder.samples import SAMPLES, build_samples
+from autograder.samples import SAMPLES
+from tests.conftest import tree_digest
 
 EXPECTED = {s.student: s for s in SAMPLES}
 
 
-def tree_digest(folder: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
-    return h.hexdigest()
-
-
 @pytest.fixture(scope="session")
-def graded_samples(tmp_path_factory):
-    base = tmp_path_factory.mktemp("grading")
-    paths = GradingPaths(base / "grading")
-    source = build_samples(base / "samples")
-    before = tree_digest(source)
-    reports = collect(source, paths)
-    results = grade_all(paths, jobs=2, limits=DEMO_LIMITS)
-    csv_path, report = export(paths)
-    pages = write_feedback(paths)
-    return {
-        "paths": paths, "source": source, "before": before, "reports": reports,
-        "results": results, "csv": csv_path, "report": report, "pages": pages,
-    }
+def graded_samples(course_grading):
+    """The samples' part of the one batch that grades every end-to-end case (conftest.py)."""
+    return course_grading
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.student)
@@ -87,7 +68,7 @@ def test_collect_reports_what_was_wrong(graded_samples):
 
 def test_csv_has_a_row_per_student_with_function_points(graded_samples):
     rows = list(csv.DictReader(graded_samples["csv"].open()))
-    assert [r["student_id"] for r in rows] == sorted(EXPECTED)
+    assert [r["student_id"] for r in rows] == sorted(graded_samples["results"])
     by_id = {r["student_id"]: r for r in rows}
     assert by_id["perfect"]["score"] == "100"
     assert by_id["perfect"]["test_conv_forward_naive"] == "4"
@@ -106,18 +87,18 @@ def test_report_and_feedback_pages(graded_samples):
     for png in ("score_histogram.png", "pass_rate.png"):
         assert (graded_samples["report"].parent / png).stat().st_size > 1000
     pages = {p.stem: p.read_text() for p in graded_samples["pages"]}
-    assert set(pages) == set(EXPECTED)
+    assert set(pages) == set(graded_samples["results"])
     partial = pages["partial"]
     assert "test_matmul_backward" in partial and "failed" in partial
     assert "dw is wrong" in partial or "relative error" in partial
     hidden_source = [
         line.strip()
-        for path in (ROOT / "autograder" / "hidden_tests").glob("nb*.py")
+        for path in (ROOT / "autograder" / "judge").rglob("*.py")
         for line in path.read_text().splitlines()
         if len(line.strip()) > 30 and not line.strip().startswith(("#", '"', "'"))
     ]
     for page in pages.values():
-        assert "BEGIN HIDDEN TESTS" not in page and "hidden.check(" not in page
+        assert "BEGIN HIDDEN TESTS" not in page and "hand_in(" not in page
         leaked = [line for line in hidden_source if line in page]
         assert not leaked, leaked[:3]
 
@@ -136,7 +117,8 @@ def test_rerun_skips_unchanged_and_writes_the_same_csv(graded_samples):
     paths = graded_samples["paths"]
     first = graded_samples["csv"].read_bytes()
     skipped = []
-    grade_all(paths, jobs=2, limits=DEMO_LIMITS, report=lambda r, s: skipped.append(s))
+    grade_all(paths, jobs=2, limits=DEMO_LIMITS, students=graded_samples["honest"],
+              report=lambda r, s: skipped.append(s))
     assert skipped and all(skipped)
     csv_path, _ = export(paths)
     assert csv_path.read_bytes() == first
