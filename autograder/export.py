@@ -1,8 +1,10 @@
 """Turn grading results into ``grades.csv`` and a summary report (HTML with PNG plots).
 
 The CSV has one row per student: status (graded / failed-to-grade / missing), the reason, the late
-flag, the total, per-notebook points and per-function points. It is deterministic: grading the same
-submissions twice writes the same file.
+flag, the total, whether the submission was sandboxed (``bubblewrap``, or ``none`` when graded with
+``--unsafe-no-sandbox``), the flags a TA should review, per-notebook points and per-function
+points. It is deterministic: grading the same submissions twice writes the same file. The report
+lists every flag, student by student.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def csv_columns() -> list[str]:
         "late",
         "score",
         "max_score",
+        "sandbox",
+        "flags",
         *rubric.POINTS,
         *functions,
     ]
@@ -51,6 +55,8 @@ def csv_rows(results: dict[str, SubmissionResult]) -> list[dict[str, str]]:
             "late": "yes" if result.late else "no",
             "score": _points(result.score) if result.status != MISSING else "",
             "max_score": _points(rubric.TOTAL),
+            "sandbox": result.sandbox if result.status != MISSING else "",
+            "flags": " | ".join(result.flags),
         }
         for name, cells in rubric.POINTS.items():
             total = sum(by_cell.get(g, 0.0) for g in cells)
@@ -126,10 +132,30 @@ def _plots(results: dict[str, SubmissionResult], folder: Path) -> list[str]:
 def _report_row(student: str, r: SubmissionResult) -> str:
     sid, status = html.escape(student), html.escape(r.status)
     score = "" if r.status == MISSING else _points(r.score)
+    unsandboxed = " <b>unsandboxed</b>" if r.status != MISSING and r.sandbox == "none" else ""
+    flags = f"<a href='#flags-{sid}'>{len(r.flags)} to review</a>" if r.flags else ""
     return (
-        f"<tr class='{status}'><td>{sid}</td><td>{status}</td><td>{score}</td>"
-        f"<td>{'late' if r.late else ''}</td><td>{html.escape(r.reason)}</td>"
+        f"<tr class='{status}'><td>{sid}</td><td>{status}{unsandboxed}</td><td>{score}</td>"
+        f"<td>{'late' if r.late else ''}</td><td>{html.escape(r.reason)}</td><td>{flags}</td>"
         f"<td><a href='feedback/{sid}.html'>feedback</a></td></tr>"
+    )
+
+
+def _flag_section(results: dict[str, SubmissionResult]) -> str:
+    """Every flag, student by student: what a TA should look at (flags never change a grade)."""
+    flagged = [(s, r) for s, r in sorted(results.items()) if r.flags]
+    if not flagged:
+        return "<h2>Flags</h2><p>No submission was flagged.</p>"
+    items = "\n".join(
+        f"<li id='flags-{html.escape(s)}'><b>{html.escape(s)}</b><ul>"
+        + "".join(f"<li><code>{html.escape(flag)}</code></li>" for flag in r.flags)
+        + "</ul></li>"
+        for s, r in flagged
+    )
+    return (
+        "<h2>Flags to review</h2><p>Code worth a look, and tests where the notebook run and the "
+        "judge disagreed. The grades are the judge's; a flag changes none.</p>"
+        f"<ul>{items}</ul>"
     )
 
 
@@ -150,9 +176,11 @@ def write_report(results: dict[str, SubmissionResult], folder: Path) -> Path:
 tr.failed-to-grade{{background:#fde9e7}} tr.missing{{background:#eee}}</style></head>
 <body><h1>Assignment {rubric.ASSIGNMENT}: grading report</h1>
 <p>{len(results)} students: {summary}. Maximum score {rubric.TOTAL}.</p>
-<table><tr><th>student</th><th>status</th><th>score</th><th>late</th><th>reason</th><th></th></tr>
+<table><tr><th>student</th><th>status</th><th>score</th><th>late</th><th>reason</th><th>flags</th>
+<th></th></tr>
 {rows}
 </table>
+{_flag_section(results)}
 <p>{"".join(f'<img src="{name}" alt="{name}"> ' for name in images)}</p>
 </body></html>
 """

@@ -1,6 +1,6 @@
 """One feedback page per student: per test, passed or failed, points, and the diagnostic message.
 
-The message is what the hidden test reported (for example "affine_backward (seed 1): dw is wrong
+The message is what the judge reported (for example "affine_backward (run 2 of 4): dw is wrong
 (relative error 3.1e-01 > tolerance 1e-07)"); the source of hidden tests is never shown, unlike
 nbgrader's own feedback, which prints it.
 """

@@ -17,6 +17,8 @@ stale), written as a folder of per-student folders and LMS zips, exactly what a 
 | memory-bomb | notebook 02 only, an answer cell allocates 80 GB | failed-to-grade (memory), 13 |
 | output-flood | notebook 02 only, a cell prints 200,000 lines | failed-to-grade (flood), 15 |
 | nothing | a folder without notebooks | missing |
+| tamper-* | attacks from ``autograder/attack_catalogue.py`` on a blank notebook 02 | graded, 0, |
+|  | (patch NumPy; blank the hidden cells; read the solutions) | flagged |
 
 Most samples carry only notebook 02 (the quickest to run): the other notebooks then count as not
 submitted (0 points), which keeps the demo short without changing what each sample shows.
@@ -31,7 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.course import RELEASE_DIR, SOURCE_DIR, load_notebooks
+from autograder.attack_catalogue import ATTACKS, DEMO_ATTACKS, Targets, build_attack
+from autograder.course import GRADING_DIR, RELEASE_DIR, SOURCE_DIR, load_notebooks
 from autograder.grading import FAILED, GRADED, MISSING
 
 Notebooks = dict[str, dict]  # file name -> notebook JSON (or a str for raw, broken content)
@@ -46,6 +49,7 @@ class Sample:
     score: float | None
     reason: str = ""  # a phrase the failure reason must contain
     late: bool = False
+    flag: str = ""  # a phrase one of its flags must contain
 
 
 SAMPLES = [
@@ -60,6 +64,12 @@ SAMPLES = [
     Sample("memory-bomb", "an answer cell that allocates 80 GB", FAILED, 13, "memory"),
     Sample("output-flood", "an answer cell that prints 200,000 lines", FAILED, 15, "output flood"),
     Sample("nothing", "a folder without notebooks", MISSING, None),
+    *(
+        Sample(f"tamper-{attack.student}", attack.what, GRADED, attack.honest_points,
+               flag=attack.evidence)
+        for attack in ATTACKS
+        if attack.student in DEMO_ATTACKS
+    ),
 ]
 
 
@@ -145,15 +155,23 @@ BUILDERS: dict[str, Callable[[Notebooks, Notebooks], Notebooks]] = {
 }
 
 
-def build_samples(dest: Path) -> Path:
-    """Write every sample under ``dest`` (one folder, or an LMS zip for ``renamed``)."""
-    if set(BUILDERS) != {s.student for s in SAMPLES}:
+def build_samples(dest: Path, grading: Path = GRADING_DIR) -> Path:
+    """Write every sample under ``dest`` (one folder, or an LMS zip for ``renamed``).
+
+    The tampering samples aim at ``grading``, the grading folder they will be graded in.
+    """
+    tampering = {f"tamper-{a.student}": a for a in ATTACKS if a.student in DEMO_ATTACKS}
+    if set(BUILDERS) | set(tampering) != {s.student for s in SAMPLES}:
         raise RuntimeError("SAMPLES and BUILDERS disagree")
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     for sample in SAMPLES:
-        notebooks = BUILDERS[sample.student](load_notebooks(SOURCE_DIR),
-                                             load_notebooks(RELEASE_DIR))
+        if sample.student in tampering:
+            built = build_attack(tampering[sample.student], Targets(grading=grading))
+            notebooks: Notebooks = {f"{name}.ipynb": nb for name, nb in built.items()}
+        else:
+            notebooks = BUILDERS[sample.student](load_notebooks(SOURCE_DIR),
+                                                 load_notebooks(RELEASE_DIR))
         files = {
             name: nb if isinstance(nb, str) else json.dumps(nb, indent=1)
             for name, nb in notebooks.items()

@@ -95,7 +95,7 @@ def course_grading(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("grading")
     paths = GradingPaths(base / "grading")
-    source = build_samples(base / "submissions")
+    source = build_samples(base / "submissions", grading=paths.root)
     solutions = {Path(n).stem: nb for n, nb in load_notebooks(SOURCE_DIR).items()}
     mutants, plans = mutant_submissions(solutions)
     for student, notebooks in mutants.items():

@@ -49,6 +49,10 @@ def test_sample_gets_its_expected_outcome(graded_samples, sample):
     if sample.score is not None:
         assert result.score == sample.score, [c for c in result.cells if not c.passed]
     assert sample.reason in result.reason
+    if sample.flag:
+        assert any(sample.flag in flag for flag in result.flags), result.flags
+    else:
+        assert not result.flags, result.flags  # honest samples are never flagged
     if sample.status != "graded":
         assert result.reason, "a failed or missing submission must say why"
 

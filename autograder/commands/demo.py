@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"release failed: {exc}")
         return 1
     print("2. collect the bundled samples")
-    source = build_samples(paths.root / "samples")
+    source = build_samples(paths.root / "samples", grading=paths.root)
     print_report(collect(source, paths))
     print(
         f"3. grade with {args.jobs} worker(s) (cell limit {DEMO_LIMITS.cell_timeout_s} s, "
@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     csv_path, report = export(paths)
     pages = write_feedback(paths)
     print("4. results\n")
-    print(f"{'student':<15}{'status':<17}{'score':>6}  {'late':<5}{'as expected':<12}reason")
+    print(f"{'student':<26}{'status':<17}{'score':>6}  {'late':<5}{'flags':>5}  "
+          f"{'as expected':<12}reason, or the first flag")
     mismatches = 0
     for sample in SAMPLES:
         result = results[sample.student]
@@ -65,11 +66,13 @@ def run(args: argparse.Namespace) -> int:
             and result.late == sample.late
             and (sample.score is None or result.score == sample.score)
             and sample.reason in result.reason
+            and (any(sample.flag in flag for flag in result.flags) if sample.flag else True)
         )
         mismatches += not ok
+        why = result.reason or next((f for f in result.flags if sample.flag in f), "")
         print(
-            f"{sample.student:<15}{result.status:<17}{score:>6}  {'late' if result.late else '':<5}"
-            f"{'yes' if ok else 'NO':<12}{result.reason[:90]}"
+            f"{sample.student:<26}{result.status:<17}{score:>6}  {'late' if result.late else '':<5}"
+            f"{len(result.flags):>5}  {'yes' if ok else 'NO':<12}{why[:80]}"
         )
     print(
         f"\nCSV: {csv_path.relative_to(ROOT)}\nreport: {report.relative_to(ROOT)}\n"
