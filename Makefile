@@ -11,6 +11,11 @@ CIFAR10_JPEG ?= $(wildcard ../shared/data/cifar10-train-jpeg.tar.gz)
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "cs231kit needs Python >= 3.10; set PYTHON=python3.x")'
+	@# Grading runs student code in bubblewrap sandboxes: install it where we can (root + apt).
+	@command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null && apt-get install -y -qq bubblewrap >/dev/null)); } || \
+	  echo "note: bubblewrap (bwrap) is not installed; grading will ask for it (apt-get install bubblewrap)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[grader,dev]'

@@ -25,9 +25,11 @@ from autograder.sandbox.bubblewrap import Sandbox, preflight
 from autograder.sandbox.launch import SANDBOX_UID_BASE, claim_uid
 from autograder.sandbox.limits import Limits
 
-pytestmark = pytest.mark.skipif(
-    preflight() is not None, reason=f"no working sandbox here: {preflight()}"
-)
+
+
+def test_sandboxes_work_here():
+    """Grading refuses without a sandbox; the test machine must have one (.ci/run installs it)."""
+    assert preflight() is None
 
 
 def run_in_sandbox(
