@@ -1,11 +1,17 @@
 """Grading throughput: seconds per full submission (all five notebooks) with 1 and 2 workers.
 
 Usage: python bench/grading.py [--submissions 4] [--jobs 1 2] [--json PATH]
+                               [--baseline OTHER_CHECKOUT [--rounds 2]]
 
 Each run grades the same N copies of the reference solutions from scratch (fresh grading folder,
 so nothing is skipped) with ``autograder.grading.grade_all``, the path ``python -m autograder
-grade`` takes: one sandboxed nbgrader process per submission. Plain ``nbgrader autograde`` is
-strictly serial, so the 1-worker row is the nbgrader baseline plus our per-submission set-up.
+grade`` takes: per submission, the notebook run in a sandboxed kernel and the sandboxed re-check,
+both served by the judge. Plain ``nbgrader autograde`` is strictly serial, so the 1-worker row is
+the nbgrader baseline plus our per-submission work.
+
+``--baseline`` compares with another checkout of the project (e.g. an earlier commit, checked out
+with ``git worktree add``): its own ``bench/grading.py`` and this one run one after the other, in
+turns, ``--rounds`` times each with one worker, and the table gives the ratio of the medians.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import json
 import os
 import platform
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,12 +55,44 @@ def time_grading(src: Path, workdir: Path, jobs: int) -> tuple[float, list[str]]
     return seconds, bad
 
 
+def seconds_per_submission(checkout: Path, submissions: int) -> float:
+    """One-worker seconds per submission measured by ``checkout``'s own bench/grading.py."""
+    with tempfile.TemporaryDirectory(prefix="cs231kit-bench-") as tmp:
+        out = Path(tmp) / "records.json"
+        subprocess.run(
+            [sys.executable, str(checkout / "bench" / "grading.py"), "--submissions",
+             str(submissions), "--jobs", "1", "--json", str(out)],
+            cwd=checkout, check=True, stdout=subprocess.DEVNULL,
+        )
+        return float(json.loads(out.read_text())[0]["seconds_per_submission"])
+
+
+def compare(baseline: Path, submissions: int, rounds: int) -> int:
+    """Baseline and this checkout in turns; print both medians and their ratio."""
+    here = Path(__file__).resolve().parent.parent
+    times: dict[str, list[float]] = {"baseline": [], "this checkout": []}
+    for round_number in range(rounds):
+        for label, checkout in (("baseline", baseline), ("this checkout", here)):
+            times[label].append(seconds_per_submission(checkout, submissions))
+            print(f"round {round_number + 1}: {label}: {times[label][-1]:.1f} s/submission",
+                  flush=True)
+    base, ours = (statistics.median(times[k]) for k in ("baseline", "this checkout"))
+    print(f"\n{'checkout':<15}{'s/submission (median)':>24}\n{'baseline':<15}{base:>24.1f}\n"
+          f"{'this checkout':<15}{ours:>24.1f}\nratio (this / baseline): {ours / base:.2f}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=4)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout of the project to compare with (one worker)")
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    if args.baseline:
+        return compare(args.baseline.resolve(), args.submissions, args.rounds)
 
     python = platform.python_version()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {python}")

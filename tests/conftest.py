@@ -28,15 +28,25 @@ import pytest  # noqa: E402
 ATTACK_LIMITS_S = {"cell_timeout_s": 20, "notebook_timeout_s": 60, "test_timeout_s": 15}
 
 
-def tree_digest(folder: Path, skip: tuple[str, ...] = ()) -> str:
-    """sha256 of every file's path and content under ``folder`` (``skip``: top-level names)."""
-    h = hashlib.sha256()
+def file_digests(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """sha256 of every file under ``folder``, by relative path (``skip``: top-level names)."""
+    digests = {}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
         if relative.parts[0] in skip or "__pycache__" in relative.parts or not path.is_file():
             continue
-        h.update(str(relative).encode() + path.read_bytes())
-    return h.hexdigest()
+        digests[str(relative)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def tree_digest(folder: Path, skip: tuple[str, ...] = ()) -> str:
+    """One sha256 of every file's path and content under ``folder``."""
+    return hashlib.sha256(json.dumps(file_digests(folder, skip)).encode()).hexdigest()
+
+
+# What tests may change in the repository while they run: caches and the grading work folder.
+REPOSITORY_SKIP = (".git", "grading", ".pytest_cache", ".hypothesis", ".mypy_cache",
+                   ".ruff_cache", "demo-output")
 
 
 def gradebook_rows(gradebook: Path, students: list[str]) -> dict[str, list[tuple]]:
@@ -105,8 +115,7 @@ def course_grading(tmp_path_factory):
     canary = Canary()
     write_attacks(source, Targets(grading=paths.root, port=canary.port))
     before = tree_digest(source)
-    repository = tree_digest(ROOT, skip=(".git", "grading", ".pytest_cache", ".hypothesis",
-                                         ".mypy_cache", ".ruff_cache", "demo-output"))
+    repository = file_digests(ROOT, skip=REPOSITORY_SKIP)
     reports = collect(source, paths)
 
     honest = [s.student for s in SAMPLES] + sorted(mutants)

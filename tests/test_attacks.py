@@ -15,7 +15,13 @@ import pytest
 
 from autograder.attack_catalogue import ATTACKS
 from autograder.course import ROOT
-from tests.conftest import ATTACK_LIMITS_S, gradebook_rows, tree_digest
+from tests.conftest import (
+    ATTACK_LIMITS_S,
+    REPOSITORY_SKIP,
+    file_digests,
+    gradebook_rows,
+    tree_digest,
+)
 
 # The most one submission of one notebook may take: the notebook run's budget, the re-check's
 # budget, and set-up.
@@ -49,9 +55,9 @@ def test_attacks_left_every_other_submission_unchanged(course_grading):
 
 
 def test_attacks_left_the_repository_and_the_machine_alone(course_grading):
-    repository = tree_digest(ROOT, skip=(".git", "grading", ".pytest_cache", ".hypothesis",
-                                         ".mypy_cache", ".ruff_cache", "demo-output"))
-    assert repository == course_grading["repository"]
+    before, after = course_grading["repository"], file_digests(ROOT, skip=REPOSITORY_SKIP)
+    changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    assert not changed, f"files of the repository changed while attacks were graded: {changed}"
     assert course_grading["canary"].connections == 0
     leftover = subprocess.run(["pgrep", "-f", str(course_grading["paths"].root / "results")],
                               capture_output=True, text=True)
