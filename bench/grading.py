@@ -30,9 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from autograder.collect import collect  # noqa: E402
 from autograder.course import ASSIGNMENT, SOURCE_DIR  # noqa: E402
 from autograder.grading import GradingPaths, grade_all, prepare_template  # noqa: E402
+from autograder.submissions import collect  # noqa: E402
 
 
 def make_submissions(src: Path, count: int) -> None:

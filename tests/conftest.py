@@ -93,14 +93,14 @@ class Canary:
 def course_grading(tmp_path_factory):
     """Collect and grade samples, mutant submissions and attacks; see the comment above."""
     from autograder.attack_catalogue import ATTACKS, Targets, write_attacks
-    from autograder.collect import collect
     from autograder.commands.demo import DEMO_LIMITS
     from autograder.course import ROOT, SOURCE_DIR, load_notebooks
-    from autograder.export import export
-    from autograder.feedback import write_feedback
+    from autograder.feedback_pages import write_feedback
     from autograder.grading import GradingPaths, grade_all
+    from autograder.reports import export
     from autograder.samples import SAMPLES, build_samples
     from autograder.sandbox.limits import Limits
+    from autograder.submissions import collect
     from tests.mutants import mutant_submissions
 
     base = tmp_path_factory.mktemp("grading")

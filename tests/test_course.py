@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 
 from autograder import rubric
 from autograder.course import ROOT, CourseDirs, nbgrader_env, run_nbgrader
-from autograder.release import generate_release, rubric_mismatches
+from autograder.student_release import generate_release, rubric_mismatches
 from tests.mutants import VARIANTS, load_catalogue
 
 SOLUTIONS = ROOT / "solutions" / rubric.ASSIGNMENT

@@ -28,7 +28,7 @@ NOTEBOOK = "02_jacobian_free_gradients"
 GRADE = """
 import json, os, sys
 from pathlib import Path
-from autograder.collect import collect
+from autograder.submissions import collect
 from autograder.grading import GradingPaths, grade_all
 from autograder.sandbox.limits import Limits
 paths = GradingPaths(Path(sys.argv[1]) / "grading")

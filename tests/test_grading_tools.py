@@ -17,10 +17,8 @@ from pathlib import Path
 import pytest
 
 from autograder import rubric
-from autograder.collect import collect, map_notebook, normalise_id, repair_duplicates
 from autograder.commands.demo import DEMO_LIMITS
 from autograder.course import ROOT
-from autograder.export import export, score_histogram, write_report
 from autograder.grading import (
     GRADED,
     MISSING,
@@ -29,7 +27,9 @@ from autograder.grading import (
     SubmissionResult,
     grade_all,
 )
+from autograder.reports import export, score_histogram, write_report
 from autograder.samples import SAMPLES
+from autograder.submissions import collect, map_notebook, normalise_id, repair_duplicates
 from tests.conftest import tree_digest
 
 EXPECTED = {s.student: s for s in SAMPLES}

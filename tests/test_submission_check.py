@@ -11,9 +11,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder.collect import collect
 from autograder.course import RELEASE_DIR, SOURCE_DIR
 from autograder.grading import GradingPaths
+from autograder.submissions import collect
 from cs231kit.submission import cell_checksum, check, main, run_notebook
 
 NB = "02_jacobian_free_gradients"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from autograder.collect import collect
+from autograder.submissions import collect
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

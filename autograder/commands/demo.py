@@ -8,16 +8,16 @@ from __future__ import annotations
 import argparse
 import os
 
-from autograder.collect import collect
 from autograder.commands.collect import print_report
 from autograder.commands.grade import progress_line
 from autograder.course import ROOT
-from autograder.export import export
-from autograder.feedback import write_feedback
+from autograder.feedback_pages import write_feedback
 from autograder.grading import MISSING, GradingPaths, grade_all
-from autograder.release import ReleaseError, generate_release
+from autograder.reports import export
 from autograder.samples import SAMPLES, build_samples
 from autograder.sandbox.limits import Limits
+from autograder.student_release import ReleaseError, generate_release
+from autograder.submissions import collect
 
 # Short limits keep the runaway samples quick; honest notebooks need far less than a minute a cell.
 DEMO_LIMITS = Limits(cell_timeout_s=60, notebook_timeout_s=240, memory_mb=3072, max_file_mb=64)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from autograder.export import export
+from autograder.reports import export
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from autograder.feedback import write_feedback
+from autograder.feedback_pages import write_feedback
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from autograder.course import ROOT
-from autograder.release import ReleaseError, generate_release
+from autograder.student_release import ReleaseError, generate_release
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
