@@ -10,8 +10,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 
-# Hidden tests import ``autograder.hidden_tests`` and ``autograder.reference``: make them importable
-# in this process and in every kernel nbgrader starts (kernels inherit the environment).
+# Hidden test cells hand functions to the judge (``autograder.sandbox.handin``, which runs the
+# judge in the kernel when nbgrader runs without ``python -m autograder grade``): make the grader
+# importable in this process and in every kernel nbgrader starts (kernels inherit the environment).
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ["PYTHONPATH"] = os.pathsep.join(

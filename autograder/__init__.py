@@ -2,9 +2,13 @@
 
 Subcommands (see ``python -m autograder --help``):
 
-- ``demo``: train a small three-layer ConvNet on CIFAR-10 (or clearly labelled synthetic data when
-  CIFAR-10 is not available) and write its loss curve.
+``release``, ``collect``, ``grade``, ``feedback``, ``export``, ``demo`` (the TA workflow on the
+bundled samples) and ``train-demo`` (a small ConvNet trained on CIFAR-10, or clearly labelled
+synthetic data, with its loss curve).
 
-``autograder.reference`` holds the reference implementations of the graded functions; it is for
-the grading side only and must never be copied into the student release.
+The grading side is split by trust: ``autograder.judge`` (references, hidden checks, the judge)
+never runs student code and is never visible to it; ``autograder.sandbox`` confines student code,
+and only its ``handin`` package is mounted inside a sandbox. Neither may ever be copied into the
+student release. This file and ``autograder/sandbox/__init__.py`` are mounted in every sandbox:
+keep them free of imports.
 """

@@ -97,8 +97,8 @@ def train_demo(
             f"--num-train and --epochs must be at least 1 (got {num_train} and {num_epochs})."
         )
     # Imported here so that `python -m autograder --help` stays quick.
-    from autograder.reference.models import ThreeLayerConvNet
-    from autograder.reference.optim import adam
+    from autograder.judge.reference.models import ThreeLayerConvNet
+    from autograder.judge.reference.optim import adam
     from cs231kit.data import get_cifar10_data
     from cs231kit.solver import Solver
     from cs231kit.visualization import plot_training_curves

@@ -37,15 +37,15 @@ def test_secrets_cover_solutions_hidden_tests_and_reference():
     secrets = collect_secrets()
     origins = {origin.split("/")[0] for origin in secrets.values()}
     assert {"solutions", "autograder"} <= origins
-    assert any("autograder/reference" in o for o in secrets.values())
-    assert any("autograder/hidden_tests" in o for o in secrets.values())
+    assert any("autograder/judge/reference" in o for o in secrets.values())
+    assert any("autograder/judge/checks" in o for o in secrets.values())
 
 
 @pytest.mark.parametrize("kind", ["solution", "reference"])
 def test_planted_leak_is_caught(tmp_path, kind):
     """Copy the release and the library, plant one secret line, and the check names it."""
     secrets = collect_secrets()
-    wanted = "solutions" if kind == "solution" else "autograder/reference"
+    wanted = "solutions" if kind == "solution" else "autograder/judge/reference"
     line = next(text for text, origin in secrets.items() if origin.startswith(wanted))
     release = tmp_path / "assignments"
     shutil.copytree(RELEASE, release)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.reference.optim import sgd_momentum
+from autograder.judge.reference.optim import sgd_momentum
 from cs231kit import optim
 from cs231kit.solver import Solver, TrainingDivergedError, resolve_update_rule
 
