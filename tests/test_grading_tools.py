@@ -186,10 +186,14 @@ def test_cli_errors_are_clear(tmp_path):
     assert "is not a folder of student folders or zip files" in result.stdout
 
 
-def run_cli(*args: str, grading_dir: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, grading_dir: Path, path: str | None = None
+) -> subprocess.CompletedProcess[str]:
     import os
 
     env = {**os.environ, "CS231KIT_GRADING_DIR": str(grading_dir)}
+    if path is not None:
+        env["PATH"] = path
     return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
 
@@ -223,6 +227,29 @@ def test_command_line_collect_grade_feedback_export(tmp_path):
         "ada-lovelace", "graded", "15")
     assert (grading / "report" / "feedback" / "ada-lovelace.html").exists()
     assert (grading / "report" / "index.html").exists()
+
+
+def test_grade_refuses_without_a_sandbox_unless_told_and_then_marks_every_grade(tmp_path):
+    src = tmp_path / "src" / "ada"
+    src.mkdir(parents=True)
+    name = "02_jacobian_free_gradients.ipynb"
+    (src / name).write_text((ROOT / "solutions" / "a2" / name).read_text())
+    grading = tmp_path / "grading"
+    assert run_cli("collect", str(src.parent), grading_dir=grading).returncode == 0
+    no_bwrap = str(Path(sys.executable).parent)  # python and nbgrader, but no bubblewrap
+    refused = run_cli("grade", "--jobs", "1", grading_dir=grading, path=no_bwrap)
+    assert refused.returncode == 2, refused.stdout
+    assert "bubblewrap (bwrap) is not installed" in refused.stdout
+    assert "--unsafe-no-sandbox" in refused.stdout and "can read solutions/" in refused.stdout
+    assert not (grading / "results").exists() or not list((grading / "results").iterdir())
+    unsafe = run_cli("grade", "--jobs", "1", "--unsafe-no-sandbox", grading_dir=grading,
+                     path=no_bwrap)
+    assert unsafe.returncode == 0 and "WARNING: grading without a sandbox" in unsafe.stdout
+    assert run_cli("export", grading_dir=grading).returncode == 0
+    row = next(csv.DictReader((grading / "grades.csv").open()))
+    assert (row["student_id"], row["02_jacobian_free_gradients"], row["sandbox"]) == (
+        "ada", "15", "none")
+    assert "unsandboxed" in (grading / "report" / "index.html").read_text()
 
 
 def test_collect_lists_missing_notebooks_on_one_line_per_student(tmp_path):

@@ -74,7 +74,7 @@ class Sandbox:
     def argv(self) -> list[str]:
         """The bwrap command line, with ``{uid}`` for the user a root-started sandbox drops to."""
         if not self.isolated:
-            return ["env", "-i", *(f"{k}={v}" for k, v in self._environment().items()),
+            return ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in self._environment().items()),
                     *self.command]
         root = os.geteuid() == 0
         args = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
