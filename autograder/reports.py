@@ -1,10 +1,18 @@
-"""Turn grading results into ``grades.csv`` and a summary report (HTML with PNG plots).
+"""Turn grading results into ``grades.csv``, the LMS upload files and a summary report.
 
-The CSV has one row per student: status (graded / failed-to-grade / missing), the reason, the late
-flag, the total, whether the submission was sandboxed (``bubblewrap``, or ``none`` when graded with
-``--unsafe-no-sandbox``), the flags a TA should review, per-notebook points and per-function
-points. It is deterministic: grading the same submissions twice writes the same file. The report
-lists every flag, student by student.
+``grades.csv`` has one row per student: the student's LMS identity as collect recorded it (``lms``:
+canvas / moodle / gradescope, or empty for plain folders; ``lms_name``, ``lms_id`` (Canvas user id
+or Moodle participant id), ``lms_sis_id`` (Gradescope SID), ``lms_email``), status (graded /
+failed-to-grade / missing), the reason, the late flag, the total, whether the submission was
+sandboxed (``bubblewrap``, or ``none`` when graded with ``--unsafe-no-sandbox``), the flags a TA
+should review, per-notebook points and per-function points. It is deterministic: grading the same
+submissions twice writes the same file. The report lists every flag, student by student.
+
+Beside it, the LMSs' upload formats: ``grades-canvas.csv`` (Canvas's gradebook import),
+``grades-gradescope.csv`` (Gradescope's name / SID / email + score) and ``grades-moodle.csv``
+(Moodle's offline grading worksheet). Only ``graded`` submissions get a
+score there: a missing or failed-to-grade one is left blank (the LMS then keeps what it has) and
+named in the export's notes, so that no grade is a silent 0.
 """
 
 from __future__ import annotations
@@ -12,16 +20,26 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autograder import rubric
 from autograder.grading import FAILED, GRADED, MISSING, GradingPaths, SubmissionResult, load_results
+from autograder.submissions import lms_identity
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 STATUSES = (GRADED, FAILED, MISSING)
+# grades.csv column -> field of the LMS identity collect recorded (submissions.LMS_FIELDS)
+LMS_COLUMNS = {"lms": "lms", "lms_name": "name", "lms_id": "user_id", "lms_sis_id": "sis_id",
+               "lms_email": "email"}
+CANVAS_FILE, GRADESCOPE_FILE, MOODLE_FILE = (
+    "grades-canvas.csv", "grades-gradescope.csv", "grades-moodle.csv")
+
+Identities = dict[str, dict[str, str]]
 
 
 def _points(value: float) -> str:
@@ -32,6 +50,7 @@ def csv_columns() -> list[str]:
     functions = [g for cells in rubric.POINTS.values() for g in cells]
     return [
         "student_id",
+        *LMS_COLUMNS,
         "status",
         "reason",
         "late",
@@ -44,12 +63,18 @@ def csv_columns() -> list[str]:
     ]
 
 
-def csv_rows(results: dict[str, SubmissionResult]) -> list[dict[str, str]]:
+def csv_rows(
+    results: dict[str, SubmissionResult], identities: Identities | None = None
+) -> list[dict[str, str]]:
+    """One row per student; ``identities`` (id -> LMS identity) fills the ``lms*`` columns."""
+    identities = identities or {}
     rows = []
     for student, result in sorted(results.items()):
         by_cell = {c.grade_id: c.points for c in result.cells}
+        who = identities.get(student, {})
         row = {
             "student_id": student,
+            **{column: who.get(key, "") for column, key in LMS_COLUMNS.items()},
             "status": result.status,
             "reason": result.reason,
             "late": "yes" if result.late else "no",
@@ -67,14 +92,233 @@ def csv_rows(results: dict[str, SubmissionResult]) -> list[dict[str, str]]:
     return rows
 
 
-def write_csv(results: dict[str, SubmissionResult], path: Path) -> Path:
+def _write_rows(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=csv_columns(), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(csv_rows(results))
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(buffer.getvalue())
     return path
+
+
+def write_csv(
+    results: dict[str, SubmissionResult], path: Path, identities: Identities | None = None
+) -> Path:
+    columns = csv_columns()
+    rows = csv_rows(results, identities)
+    return _write_rows(path, columns, [[row[c] for c in columns] for row in rows])
+
+
+# --- LMS upload files -------------------------------------------------------------------------
+#
+# Each LMS matches a row to a student by its own identity, which collect kept from the download:
+# Canvas by its user id ("ID"; then SIS ids, then the name), Moodle by "Participant <id>"
+# (the number in the download's folder names), Gradescope by email/SID. A student collected from a
+# plain folder has none of these and is written with what is known (the name), and said so.
+
+
+def upload_score(result: SubmissionResult) -> str:
+    """The score to upload: only a graded submission has one; a blank leaves the LMS as it is."""
+    return _points(result.score) if result.status == GRADED else ""
+
+
+def _unscored_note(results: dict[str, SubmissionResult]) -> list[str]:
+    blank = [f"{s} ({r.status})" for s, r in sorted(results.items()) if r.status != GRADED]
+    if not blank:
+        return []
+    return [f"upload files: no score for {len(blank)} student(s), so the LMS keeps what it has; "
+            f"grade them there by hand: {', '.join(blank)}"]
+
+
+def _read_csv(path: Path, what: str) -> list[list[str]]:
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")  # Excel and Canvas may add a BOM
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read the {what} {path}: {exc}") from exc
+    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    if not rows:
+        raise ValueError(f"the {what} {path} is empty")
+    return rows
+
+
+@dataclass
+class CanvasGradebook:
+    """What a Canvas gradebook export (Grades > Export) says about each student, by Canvas ID."""
+
+    students: dict[str, dict[str, str]] = field(default_factory=dict)
+    assignments: dict[str, str] = field(default_factory=dict)  # column title -> points possible
+
+
+CANVAS_STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+
+
+def read_canvas_gradebook(path: Path) -> CanvasGradebook:
+    """Parse Canvas's gradebook export: ``Student, ID, [SIS User ID,] SIS Login ID, ...,
+    Section, <assignment> (<id>)...``, a ``Points Possible`` row, then one row per student."""
+    rows = _read_csv(path, "Canvas gradebook export")
+    header = [cell.strip() for cell in rows[0]]
+    if len(header) < 3 or "Student" not in header[0] or header[1] != "ID":
+        raise ValueError(f"{path} is not a Canvas gradebook export: its first columns should be "
+                         f"Student, ID, ... (they are {', '.join(header[:3])})")
+    book = CanvasGradebook()
+    points = next((r for r in rows[1:] if r and "Points Possible" in r[0]), [])
+    for index, title in enumerate(header):
+        if re.fullmatch(r".+ \(\d+\)", title):
+            book.assignments[title] = points[index].strip() if index < len(points) else ""
+    for row in rows[1:]:
+        if not row or "Points Possible" in row[0] or not row[1].strip().isdigit():
+            continue  # the points row, or a "muted"/"manual posting" row
+        values = dict(zip(header, (cell.strip() for cell in row), strict=False))
+        if values["Student"] in ("Student, Test", "Test Student"):
+            continue  # Canvas's "student view" user, in every export
+        book.students[values["ID"]] = {c: values.get(c, "") for c in CANVAS_STUDENT_COLUMNS}
+    return book
+
+
+def canvas_column(assignment: str | None, book: CanvasGradebook | None) -> str:
+    """The assignment column's title: ``a2 (12345)`` (Canvas matches the number in parentheses
+    to its assignment), taken from ``assignment`` (an id, or a whole title) or found in ``book``."""
+    if assignment:
+        return f"{rubric.ASSIGNMENT} ({assignment})" if assignment.isdigit() else assignment
+    if book is None:
+        return rubric.ASSIGNMENT
+    named = [t for t in book.assignments
+             if t.rsplit(" (", 1)[0].strip().lower() == rubric.ASSIGNMENT.lower()]
+    if len(named) == 1:
+        return named[0]
+    choices = ", ".join(repr(t) for t in book.assignments) or "none"
+    raise ValueError(
+        f"cannot tell which column of the Canvas gradebook is {rubric.ASSIGNMENT}: pass "
+        f"--canvas-assignment with its title or id (the gradebook's assignments: {choices})"
+    )
+
+
+def write_canvas(results: dict[str, SubmissionResult], identities: Identities, path: Path,
+                 column: str, book: CanvasGradebook | None = None) -> list[str]:
+    """``grades-canvas.csv`` for Canvas's Grades > Import; return notes for the TA.
+
+    The layout is that of Canvas's own export (``lib/gradebook_exporter.rb``): ``Student, ID,
+    SIS User ID, SIS Login ID, Section, <assignment> (<id>)``, then a ``Points Possible`` row
+    (optional for the importer, which reads it when present), then one row per student. With
+    ``book`` (the TA's Canvas export) the name, SIS ids and section come from Canvas itself.
+    """
+    notes = []
+    points = (book.assignments.get(column) if book else "") or f"{rubric.TOTAL:.2f}"
+    if book and column in book.assignments and points and float(points) != rubric.TOTAL:
+        notes.append(f"{path.name}: Canvas's {column!r} is worth {points} points, the grades here "
+                     f"are out of {rubric.TOTAL}: change one of them before importing")
+    rows = [["    Points Possible", "", "", "", "", points]]  # as Canvas writes it
+    no_id, seen = [], set()
+    for student, result in sorted(results.items()):
+        who = identities.get(student, {})
+        canvas_id = who.get("user_id", "") if who.get("lms") == "canvas" else ""
+        if canvas_id.startswith("anon_"):
+            canvas_id = ""  # an anonymous id is not a user id: Canvas would not match it
+        known = (book.students.get(canvas_id) if book and canvas_id else None) or {}
+        if not canvas_id:
+            no_id.append(student)
+        seen.add(canvas_id)
+        rows.append([known.get("Student") or who.get("name") or student, canvas_id,
+                     known.get("SIS User ID", ""), known.get("SIS Login ID", ""),
+                     known.get("Section", ""), upload_score(result)])
+    if no_id:
+        notes.append(f"{path.name}: {len(no_id)} student(s) have no Canvas user id (not "
+                     "collected from a Canvas download), so Canvas can only match them by name; "
+                     f"check its import preview: {', '.join(no_id)}")
+    if book:
+        absent = sorted(v["Student"] for k, v in book.students.items() if k not in seen)
+        if absent:
+            notes.append(f"{path.name}: {len(absent)} student(s) of the Canvas gradebook have no "
+                         f"collected submission: {'; '.join(absent)}")
+    _write_rows(path, [*CANVAS_STUDENT_COLUMNS, column], rows)
+    return notes
+
+
+GRADESCOPE_COLUMNS = ["Name", "SID", "Email", "Total Score", "Max Points", "Submission ID"]
+
+
+def write_gradescope(results: dict[str, SubmissionResult], identities: Identities,
+                     path: Path) -> list[str]:
+    """``grades-gradescope.csv``: the student columns of Gradescope's own grade export (Name,
+    SID, Email), the score and the maximum, and the Gradescope submission id; return notes."""
+    rows, unknown = [], []
+    for student, result in sorted(results.items()):
+        who = identities.get(student, {})
+        if not (who.get("email") or who.get("sis_id")):
+            unknown.append(student)
+        rows.append([who.get("name") or student, who.get("sis_id", ""), who.get("email", ""),
+                     upload_score(result), _points(rubric.TOTAL), who.get("submission_id", "")])
+    _write_rows(path, GRADESCOPE_COLUMNS, rows)
+    notes = []
+    if unknown:
+        notes.append(f"{path.name}: {len(unknown)} student(s) have no Gradescope email or SID "
+                     f"(not collected from a Gradescope export): {', '.join(unknown)}")
+    return notes
+
+
+# Moodle's offline grading worksheet (mod/assign/feedback/offline): the importer finds the
+# columns "Identifier" ("Participant <id>"), "Grade" and "Last modified (grade)" by name and
+# ignores the others. "Feedback comments" is left out on purpose: an empty one would erase the
+# comments a marker typed in Moodle.
+MOODLE_COLUMNS = ["Identifier", "Full name", "Email address", "Grade", "Maximum Grade",
+                  "Last modified (grade)"]
+
+
+def write_moodle(results: dict[str, SubmissionResult], identities: Identities, path: Path,
+                 worksheet: Path | None = None) -> list[str]:
+    """``grades-moodle.csv`` for Moodle's "Upload grading worksheet"; return notes.
+
+    With ``worksheet`` (the one downloaded from Moodle) its rows are copied with only the Grade
+    of our students changed, so its "Last modified (grade)" dates stay Moodle's own. Without it,
+    the dates are blank: Moodle then updates only grades it does not hold yet, unless "Allow
+    updating records that have been modified more recently in Moodle than in the spreadsheet" is
+    ticked on upload.
+    """
+    ours = {}
+    for student, result in results.items():
+        who = identities.get(student, {})
+        if who.get("lms") == "moodle" and who.get("user_id"):
+            ours[who["user_id"]] = (student, result)
+    notes = []
+    if worksheet is None:
+        rows = []
+        for student, result in sorted(results.items()):
+            who = identities.get(student, {})
+            participant = who.get("user_id", "") if who.get("lms") == "moodle" else ""
+            rows.append([f"Participant {participant}" if participant else "",
+                         who.get("name") or student, who.get("email", ""), upload_score(result),
+                         _points(rubric.TOTAL), ""])
+        _write_rows(path, MOODLE_COLUMNS, rows)
+        notes.append(f"{path.name}: no Moodle worksheet given, so its 'Last modified (grade)' is "
+                     "blank: on upload, tick 'Allow updating records that have been modified more "
+                     "recently in Moodle' if Moodle already holds grades for a2, or pass "
+                     "--moodle-worksheet with the worksheet downloaded from Moodle")
+    else:
+        rows = _read_csv(worksheet, "Moodle grading worksheet")
+        header = rows[0]
+        for column in ("Identifier", "Grade", "Last modified (grade)"):
+            if column not in header:
+                raise ValueError(f"{worksheet} is not a Moodle grading worksheet: it has no "
+                                 f"{column!r} column")
+        ident, grade = header.index("Identifier"), header.index("Grade")
+        found = set()
+        for row in rows[1:]:
+            row += [""] * (len(header) - len(row))  # a spreadsheet may drop trailing blanks
+            participant = row[ident].removeprefix("Participant").strip()
+            if participant in ours:
+                found.add(participant)
+                row[grade] = upload_score(ours[participant][1]) or row[grade]
+        _write_rows(path, header, rows[1:])
+        absent = sorted(ours[p][0] for p in ours if p not in found)
+        if absent:
+            notes.append(f"{path.name}: {len(absent)} student(s) collected from Moodle are not in "
+                         f"the worksheet: {', '.join(absent)}")
+    no_id = sorted(s for s in results if s not in {v[0] for v in ours.values()})
+    if no_id:
+        notes.append(f"{path.name}: {len(no_id)} student(s) have no Moodle participant id (not "
+                     f"collected from a Moodle download); Moodle skips them: {', '.join(no_id)}")
+    return notes
 
 
 def score_histogram(scores: list[float]) -> Figure:
@@ -189,14 +433,80 @@ tr.failed-to-grade{{background:#fde9e7}} tr.missing{{background:#eee}}</style></
     return path
 
 
-def export(paths: GradingPaths | None = None, csv_path: Path | None = None) -> tuple[Path, Path]:
-    """Write grades.csv and the report from the saved results; return their paths."""
+@dataclass
+class Exported:
+    """What ``export_all`` wrote, and what the TA should know about it."""
+
+    csv: Path
+    report: Path
+    uploads: list[Path]
+    notes: list[str]
+
+
+def export_all(
+    paths: GradingPaths | None = None,
+    csv_path: Path | None = None,
+    *,
+    canvas_assignment: str | None = None,
+    canvas_gradebook: Path | None = None,
+    moodle_worksheet: Path | None = None,
+) -> Exported:
+    """Write grades.csv, the LMS upload files beside it, and the report, from the saved results.
+
+    Results of students no longer in the collection (``collect --replace`` left them out) are not
+    exported, and the notes say so. Raises FileNotFoundError when there are no results, and
+    ValueError (before writing anything) when a Canvas or Moodle file passed in cannot be used.
+    """
     paths = paths or GradingPaths()
     results = load_results(paths)
     if not results:
         raise FileNotFoundError(
             f"no grading results in {paths.results}: run `python -m autograder grade`"
         )
-    csv_file = write_csv(results, csv_path or paths.root / "grades.csv")
+    notes = []
+    if paths.submitted.is_dir():
+        gone = sorted(s for s in results if not (paths.submitted / s).is_dir())
+        if gone:
+            notes.append(f"not exported: {len(gone)} result(s) of students no longer in "
+                         f"grading/submitted/ (a collect --replace left them out): "
+                         f"{', '.join(gone)}")
+            results = {s: r for s, r in results.items() if s not in gone}
+        if not results:
+            raise FileNotFoundError(
+                f"no grading results for the students in {paths.submitted}: "
+                "run `python -m autograder grade`")
+    book = read_canvas_gradebook(canvas_gradebook) if canvas_gradebook else None
+    column = canvas_column(canvas_assignment, book)
+    if moodle_worksheet:
+        _read_csv(moodle_worksheet, "Moodle grading worksheet")  # fail before writing anything
+    identities = lms_identity(paths)
+    csv_file = write_csv(results, csv_path or paths.root / "grades.csv", identities)
+    folder = csv_file.parent
+    # Notes about an LMS's file only when its students are here or the TA asked for it: a
+    # Canvas-only class needs no word on Moodle participant ids.
+    used = {identities.get(s, {}).get("lms", "") for s in results}
+    canvas_notes = write_canvas(results, identities, folder / CANVAS_FILE, column, book)
+    if column == rubric.ASSIGNMENT:
+        canvas_notes.insert(0, (
+            f"{CANVAS_FILE}: its column {column!r} has no Canvas assignment id, so Canvas "
+            "matches it by title or makes a new assignment; pass --canvas-assignment ID (the "
+            "number in the assignment's address) or --canvas-gradebook EXPORT.csv"))
+    gradescope_notes = write_gradescope(results, identities, folder / GRADESCOPE_FILE)
+    moodle_notes = write_moodle(results, identities, folder / MOODLE_FILE, moodle_worksheet)
+    notes += canvas_notes if "canvas" in used or canvas_assignment or book else []
+    notes += gradescope_notes if "gradescope" in used else []
+    notes += moodle_notes if "moodle" in used or moodle_worksheet else []
+    if used <= {""}:
+        notes.append("upload files: no student was collected from an LMS download, so they hold "
+                     "names only, which an LMS may not match; collect the LMS's own download")
+    notes += _unscored_note(results)
     report = write_report(results, paths.root / "report")
-    return csv_file, report
+    uploads = [folder / name for name in (CANVAS_FILE, GRADESCOPE_FILE, MOODLE_FILE)]
+    return Exported(csv_file, report, uploads, notes)
+
+
+def export(paths: GradingPaths | None = None, csv_path: Path | None = None) -> tuple[Path, Path]:
+    """Write grades.csv (with the LMS upload files beside it) and the report; return the paths of
+    grades.csv and the report (``export_all`` says more)."""
+    done = export_all(paths, csv_path)
+    return done.csv, done.report
