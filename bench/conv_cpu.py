@@ -1,6 +1,6 @@
 """CPU benchmark of cs231kit's fast conv/pool layers.
 
-(a) fast vs the plain-loop layers of tests/naive_layers.py on CS231n's benchmark cell:
+(a) fast vs the reference naive layers (autograder.judge.reference.conv) on CS231n's cell:
     conv x 100x3x31x31, w 25x3x3x3, stride 2, pad 1; pool x 100x3x32x32, 2x2, stride 2 (float64).
 (b) fast conv forward+backward vs PyTorch's CPU conv2d forward+backward (x, w, b all requiring
     grad, backward with a fixed upstream gradient), float32 and float64, when torch is importable.
@@ -30,22 +30,22 @@ from typing import Any
 
 import numpy as np
 
-# Run from a checkout: the repository root gives both cs231kit and the plain-loop reference,
-# which lives with the tests (students write their own naive layers).
+# Run from a checkout: the repository root gives both cs231kit and the reference naive layers,
+# which live with the grader (students write their own).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from autograder.judge.reference.conv import (  # noqa: E402
+    conv_backward_naive,
+    conv_forward_naive,
+    max_pool_backward_naive,
+    max_pool_forward_naive,
+)
 from cs231kit.batch_threads import blas_threads_limited_per_chunk, worker_count  # noqa: E402
 from cs231kit.fast_layers import (  # noqa: E402
     conv_backward_fast,
     conv_forward_fast,
     max_pool_backward_fast,
     max_pool_forward_fast,
-)
-from tests.naive_layers import (  # noqa: E402
-    conv_backward_naive,
-    conv_forward_naive,
-    max_pool_backward_naive,
-    max_pool_forward_naive,
 )
 
 # (name, x shape, w shape, stride, pad) for part (b): the course's layer shapes.

@@ -1,7 +1,13 @@
-"""The fast conv/pool layers against the plain loops of tests/naive_layers.py.
+"""The fast conv/pool layers against the reference naive layers (autograder.judge.reference.conv).
 
 Shapes, strides, pads, kernel and pool sizes are drawn by hypothesis; array values come from a
 NumPy generator seeded by hypothesis, so every failure can be replayed.
+
+The fast layers also take a stride or pad per axis, (along H, along W); the reference takes one
+int for both. A pair is checked through two identities of the reference itself: padding (ph, pw)
+is the reference on the input zero-padded beforehand, with pad 0; stride (sh, sw) is the
+reference at stride 1, keeping every sh-th output row and sw-th column (its backward pass: the
+stride-1 backward pass of that upstream gradient spread back with zeros in between).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from autograder.judge.reference import conv as reference
 from cs231kit import batch_threads, fast_layers, tolerances
 from cs231kit.backend import gpu_available
 from cs231kit.fast_layers import (
@@ -28,12 +35,6 @@ from cs231kit.fast_layers import (
 )
 from cs231kit.gradient_check import numeric_gradient_array, rel_error
 from cs231kit.layer_geometry import conv_geometry
-from tests.naive_layers import (
-    conv_backward_naive,
-    conv_forward_naive,
-    max_pool_backward_naive,
-    max_pool_forward_naive,
-)
 
 FLOAT64_TOL = tolerances.FAST_VS_NAIVE_FLOAT64  # 1e-10
 # float32 against float64, measured as max |a - b| / max |b| (scaled by the largest entry): an
@@ -67,6 +68,87 @@ def as_layout(a: np.ndarray, layout: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
+# The reference naive layers, with per-axis strides and pads (see the module docstring)
+# ---------------------------------------------------------------------------------------------
+
+
+def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
+    return v if isinstance(v, tuple) else (v, v)
+
+
+def _spread(dout: np.ndarray, full_shape: tuple[int, ...], sh: int, sw: int) -> np.ndarray:
+    """The stride-1 upstream gradient whose every sh-th row and sw-th column is ``dout``."""
+    full = np.zeros(full_shape, dtype=dout.dtype)
+    full[:, :, ::sh, ::sw] = dout
+    return full
+
+
+def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict) -> tuple:
+    (sh, sw), (ph, pw) = _pair(conv_param["stride"]), _pair(conv_param["pad"])
+    if sh == sw and ph == pw:
+        out, cache = reference.conv_forward_naive(x, w, b, {"stride": sh, "pad": ph})
+        return out, (cache, None)
+    x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    full, cache = reference.conv_forward_naive(x_pad, w, b, {"stride": 1, "pad": 0})
+    return full[:, :, ::sh, ::sw], (cache, (full.shape, sh, sw, ph, pw, x.shape))
+
+
+def conv_backward_naive(dout: np.ndarray, cache: tuple) -> tuple:
+    reference_cache, pairs = cache
+    if pairs is None:
+        return reference.conv_backward_naive(dout, reference_cache)
+    full_shape, sh, sw, ph, pw, (_, _, H, W) = pairs
+    dx_pad, dw, db = reference.conv_backward_naive(_spread(dout, full_shape, sh, sw),
+                                                   reference_cache)
+    return dx_pad[:, :, ph : ph + H, pw : pw + W], dw, db
+
+
+def max_pool_forward_naive(x: np.ndarray, pool_param: dict) -> tuple:
+    sh, sw = _pair(pool_param["stride"])
+    if sh == sw:
+        out, cache = reference.max_pool_forward_naive(x, {**pool_param, "stride": sh})
+        return out, (cache, None)
+    full, cache = reference.max_pool_forward_naive(x, {**pool_param, "stride": 1})
+    return full[:, :, ::sh, ::sw], (cache, (full.shape, sh, sw))
+
+
+def max_pool_backward_naive(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    reference_cache, pairs = cache
+    if pairs is None:
+        return reference.max_pool_backward_naive(dout, reference_cache)
+    full_shape, sh, sw = pairs
+    return reference.max_pool_backward_naive(_spread(dout, full_shape, sh, sw), reference_cache)
+
+
+def test_per_axis_identities_agree_with_the_reference_where_both_apply() -> None:
+    """The identities above give the reference's own answer for an int stride and pad."""
+    rng = np.random.default_rng(12)
+    x, w, b = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((4, 3, 3, 2)), np.ones(4)
+    for stride, pad in ((2, 1), (3, 0), (1, 2)):
+        want, want_cache = reference.conv_forward_naive(x, w, b, {"stride": stride, "pad": pad})
+        x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        full, cache = reference.conv_forward_naive(x_pad, w, b, {"stride": 1, "pad": 0})
+        np.testing.assert_allclose(full[:, :, ::stride, ::stride], want, rtol=1e-12)
+        dout = rng.standard_normal(want.shape)
+        dx_pad, dw, db = reference.conv_backward_naive(
+            _spread(dout, full.shape, stride, stride), cache
+        )
+        got = (dx_pad[:, :, pad : pad + 9, pad : pad + 8], dw, db)
+        for g, e in zip(got, reference.conv_backward_naive(dout, want_cache), strict=True):
+            np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+    pool = {"pool_height": 2, "pool_width": 3}
+    for stride in (1, 2, 3):
+        want, want_cache = reference.max_pool_forward_naive(x, {**pool, "stride": stride})
+        full, cache = reference.max_pool_forward_naive(x, {**pool, "stride": 1})
+        np.testing.assert_array_equal(full[:, :, ::stride, ::stride], want)
+        dout = rng.standard_normal(want.shape)
+        np.testing.assert_array_equal(
+            reference.max_pool_backward_naive(_spread(dout, full.shape, stride, stride), cache),
+            reference.max_pool_backward_naive(dout, want_cache),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
 # Strategies
 # ---------------------------------------------------------------------------------------------
 
@@ -74,10 +156,6 @@ def as_layout(a: np.ndarray, layout: str) -> np.ndarray:
 def axis_param(values: st.SearchStrategy[int]) -> st.SearchStrategy:
     """An int, or a (along H, along W) pair: the layers accept both."""
     return st.one_of(values, st.tuples(values, values))
-
-
-def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
-    return v if isinstance(v, tuple) else (v, v)
 
 
 @st.composite

@@ -1,8 +1,11 @@
-"""Tests for the reference implementations in autograder/reference/.
+"""Tests for the reference implementations in autograder/judge/reference/ (the judge's answers).
 
-Every backward pass is checked against a numeric gradient (float64, small shapes); the update
-rules against single steps worked out by hand; the models by gradient checks and by overfitting a
-tiny training set.
+Every backward pass is checked against a numeric gradient (float64, small shapes); the defining
+properties are checked with hypothesis on random shapes (explicit Jacobian products equal the
+implicit backward passes, the broadcast backward pass is the adjoint of broadcasting, dropout's
+documented mask, its backward pass as the adjoint of the forward pass, the vanilla-dropout
+expectation, graph gradients against a numeric gradient); the update rules against single steps
+worked out by hand; the models by gradient checks and by overfitting a tiny training set.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.reference import conv_layers, layers
-from autograder.reference.models import FullyConnectedNet, ThreeLayerConvNet
-from autograder.reference.optim import adam, rmsprop, sgd_momentum
+from autograder.judge.reference import circuits, jacobians, layers, linear_classifiers, search
+from autograder.judge.reference import conv as conv_layers
+from autograder.judge.reference.models import FullyConnectedNet, ThreeLayerConvNet, two_layer_net
+from autograder.judge.reference.optim import adam, rmsprop, sgd_momentum
 from cs231kit import tolerances
 from cs231kit.fast_layers import (
     conv_backward_fast,
@@ -152,12 +156,14 @@ def test_svm_loss_hand_example_and_gradient() -> None:
 
 
 def test_dropout_keeps_a_fraction_p_and_preserves_the_mean() -> None:
+    """Seeded or from NumPy's global generator: a fraction p is kept, E[out] = x (inverted)."""
     x = np.ones((500, 400)) + 10
+    np.random.seed(0)  # noqa: NPY002 (without a seed the reference draws from the global generator)
     for p in (0.25, 0.5, 0.75):
-        out, _ = layers.dropout_forward(x, {"mode": "train", "p": p, "seed": 0})
-        kept = np.mean(out != 0)
-        assert kept == pytest.approx(p, abs=0.01)
-        assert out.mean() == pytest.approx(x.mean(), rel=0.02)  # inverted dropout: E[out] = x
+        for param in ({"mode": "train", "p": p, "seed": 0}, {"mode": "train", "p": p}):
+            out, _ = layers.dropout_forward(x, param)
+            assert np.mean(out != 0) == pytest.approx(p, abs=0.01)
+            assert out.mean() == pytest.approx(x.mean(), rel=0.02)
         test_out, _ = layers.dropout_forward(x, {"mode": "test", "p": p})
         np.testing.assert_array_equal(test_out, x)
 
@@ -174,8 +180,258 @@ def test_dropout_backward_matches_numeric_and_is_seeded() -> None:
         return layers.dropout_forward(x, param)
 
     assert_backward_matches_numeric(forward, layers.dropout_backward, [x], rng)
+
+
+def test_dropout_rejects_bad_parameters() -> None:
+    x = np.ones(3)
     with pytest.raises(ValueError, match="keep probability"):
-        layers.dropout_forward(x, {"mode": "train", "p": 0.0})
+        layers.dropout_forward(x, {"p": 0.0, "mode": "train"})
+    with pytest.raises(ValueError, match="mode"):
+        layers.dropout_forward(x, {"p": 0.5, "mode": "eval"})
+    with pytest.raises(ValueError, match="keep probability"):
+        layers.vanilla_dropout_predict(np.ones((1, 2)), np.ones((2, 1)), 1.5)
+
+
+shapes = st.lists(st.integers(min_value=1, max_value=5), min_size=1, max_size=4).map(tuple)
+keep_probs = st.floats(min_value=0.05, max_value=1.0)
+seeds = st.integers(min_value=0, max_value=2**32 - 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=shapes, p=keep_probs, seed=seeds, dtype=st.sampled_from(["float32", "float64"]))
+def test_dropout_forward_uses_the_documented_mask(
+    shape: tuple[int, ...], p: float, seed: int, dtype: str
+) -> None:
+    """The keep-mask is default_rng(seed).random(shape) < p; kept units are divided by p."""
+    x = np.random.default_rng(seed).normal(size=shape).astype(dtype)
+    out, (_, mask) = layers.dropout_forward(x, {"p": p, "mode": "train", "seed": seed})
+    keep = np.random.default_rng(seed).random(shape) < p
+    assert out.dtype == x.dtype and mask.dtype == x.dtype
+    np.testing.assert_array_equal(mask != 0, keep)
+    np.testing.assert_allclose(mask[keep], 1 / p, rtol=1e-6)
+    np.testing.assert_array_equal(out, x * mask)
+    test_out, (_, test_mask) = layers.dropout_forward(x, {"p": p, "mode": "test", "seed": seed})
+    assert test_out is x and test_mask is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=shapes, p=keep_probs, seed=seeds)
+def test_dropout_backward_is_the_adjoint_of_the_forward_pass(
+    shape: tuple[int, ...], p: float, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    x, dout = rng.normal(size=shape), rng.normal(size=shape)
+    out, cache = layers.dropout_forward(x, {"p": p, "mode": "train", "seed": seed})
+    dx = layers.dropout_backward(dout, cache)
+    # The layer is linear in x, so <dout, forward(x)> = <backward(dout), x> for every x.
+    np.testing.assert_allclose(np.sum(dout * out), np.sum(dx * x), rtol=1e-10, atol=1e-10)
+    _, test_cache = layers.dropout_forward(x, {"p": p, "mode": "test"})
+    assert layers.dropout_backward(dout, test_cache) is dout
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 4), d=st.integers(1, 6), m=st.integers(1, 4), p=keep_probs, seed=seeds)
+def test_vanilla_dropout_predict_is_the_expected_training_output(
+    n: int, d: int, m: int, p: float, seed: int
+) -> None:
+    """Enumerate every mask of one example (d <= 6: at most 64) and average exactly."""
+    rng = np.random.default_rng(seed)
+    x, W = rng.normal(size=(n, d)), rng.normal(size=(d, m))
+    masks = (np.arange(2**d)[:, None] >> np.arange(d)) & 1  # (2**d, d): every 0/1 mask
+    probs = np.prod(np.where(masks == 1, p, 1 - p), axis=1)  # the probability of each mask
+    expected = np.einsum("k,knm->nm", probs, (masks[:, None, :] * x) @ W)
+    np.testing.assert_allclose(layers.vanilla_dropout_predict(x, W, p), expected, atol=1e-10)
+
+
+# ---------------------------------------------------------------------- explicit Jacobians
+
+sizes = st.integers(min_value=1, max_value=4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=sizes, d=sizes, m=sizes, seed=seeds)
+def test_jacobian_products_equal_the_implicit_backward_pass(n: int, d: int, m: int, seed: int):
+    rng = np.random.default_rng(seed)
+    x, w, dy = rng.standard_normal((n, d)), rng.standard_normal((d, m)), rng.standard_normal((n, m))
+    jac_x, jac_w = jacobians.matmul_jacobians(x, w)
+    dx, dw = jacobians.matmul_backward(x, w, dy)
+    np.testing.assert_allclose((jac_x.T @ dy.ravel()).reshape(n, d), dx, atol=1e-12)
+    np.testing.assert_allclose((jac_w.T @ dy.ravel()).reshape(d, m), dw, atol=1e-12)
+    # The Jacobian is linear in the input: J_x @ vec(x) = vec(y) = J_w @ vec(w).
+    np.testing.assert_allclose(jac_x @ x.ravel(), (x @ w).ravel(), atol=1e-12)
+    np.testing.assert_allclose(jac_w @ w.ravel(), (x @ w).ravel(), atol=1e-12)
+    assert jacobians.explicit_jacobian_bytes(n, d, m) == jac_x.size * 4
+    assert jacobians.explicit_jacobian_bytes(n, d, m, bytes_per_element=8) == jac_x.size * 8
+
+
+@settings(max_examples=40, deadline=None)
+@given(d=st.integers(min_value=1, max_value=20), seed=seeds)
+def test_relu_jacobian_product_equals_the_implicit_rule(d: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.standard_normal(d), 1)  # rounding puts some entries exactly at 0
+    dz = rng.standard_normal(d)
+    jac = jacobians.relu_jacobian(x)
+    np.testing.assert_array_equal(jac.T @ dz, jacobians.relu_backward_implicit(x, dz))
+    np.testing.assert_array_equal(np.diag(jac), (x > 0).astype(float))
+
+
+@st.composite
+def broadcast_pairs(draw: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    out_shape = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=4)))
+    kept = draw(st.integers(0, len(out_shape)))
+    shape = [1 if draw(st.booleans()) else size for size in out_shape[len(out_shape) - kept :]]
+    return out_shape, tuple(shape)
+
+
+@settings(max_examples=80, deadline=None)
+@given(pair=broadcast_pairs(), seed=seeds)
+def test_broadcast_backward_is_the_adjoint_of_broadcasting(
+    pair: tuple[tuple[int, ...], tuple[int, ...]], seed: int
+) -> None:
+    out_shape, shape = pair
+    rng = np.random.default_rng(seed)
+    dout, b = rng.standard_normal(out_shape), rng.standard_normal(shape)
+    grad = jacobians.broadcast_backward(dout, shape)
+    assert np.shape(grad) == shape
+    # <dout, broadcast(b)> = <broadcast_backward(dout), b> for every b: the defining property.
+    lhs = np.sum(dout * np.broadcast_to(b, out_shape))
+    rhs = np.sum(grad * b)
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-12, atol=1e-12)
+
+
+def test_broadcast_backward_rejects_incompatible_shapes() -> None:
+    with pytest.raises(ValueError, match="does not broadcast"):
+        jacobians.broadcast_backward(np.zeros((2, 3)), (2, 1, 3))
+
+
+# ---------------------------------------------------------------------- circuits and the graph
+
+
+def test_sigmoid_circuit_lecture_example_and_numeric_gradient() -> None:
+    # The lecture: w = [2, -3, -3], x = [-1, -2]; w.x + w2 = 1, f = sigmoid(1), f(1 - f) = 0.197.
+    f, dw, dx = circuits.sigmoid_circuit(np.array([2.0, -3.0, -3.0]), np.array([-1.0, -2.0]))
+    s = 1 / (1 + math.exp(-1))
+    assert f == pytest.approx(s, rel=1e-12)
+    np.testing.assert_allclose(dw, s * (1 - s) * np.array([-1.0, -2.0, 1.0]), rtol=1e-12)
+    np.testing.assert_allclose(dx, s * (1 - s) * np.array([2.0, -3.0]), rtol=1e-12)
+    rng = np.random.default_rng(18)
+    w, x = rng.standard_normal(3), rng.standard_normal(2)
+    _, dw, dx = circuits.sigmoid_circuit(w, x)
+    for value, grad in ((w, dw), (x, dx)):
+        report = check_gradient(lambda _: circuits.sigmoid_circuit(w, x)[0], value, grad)
+        assert report.passed(SMOOTH), str(report)
+
+
+def test_multiply_gate_swaps_its_inputs_and_keeps_its_own() -> None:
+    rng = np.random.default_rng(19)
+    gates = [circuits.MultiplyGate() for _ in range(2)]
+    pairs = [(rng.standard_normal((2, 3)), rng.standard_normal((2, 3))) for _ in gates]
+    outs = [gate.forward(x, y) for gate, (x, y) in zip(gates, pairs, strict=True)]
+    for gate, (x, y), z in zip(gates, pairs, outs, strict=True):
+        np.testing.assert_array_equal(z, x * y)
+        dz = rng.standard_normal(z.shape)
+        dx, dy = gate.backward(dz)
+        np.testing.assert_array_equal(dx, dz * y)
+        np.testing.assert_array_equal(dy, dz * x)
+
+
+@st.composite
+def graph_recipes(draw: Any) -> tuple[list[float], list[tuple[str, int, int]]]:
+    """Leaf values, then nodes (op, i, j) over earlier nodes: reuse makes nodes feed several."""
+    leaves = draw(st.lists(st.floats(-2, 2), min_size=1, max_size=4))
+    steps = []
+    for k in range(draw(st.integers(1, 8))):
+        count = len(leaves) + k
+        op = draw(st.sampled_from(["+", "*", "sigmoid"]))
+        steps.append((op, draw(st.integers(0, count - 1)), draw(st.integers(0, count - 1))))
+    return leaves, steps
+
+
+def build_graph(leaves: list[float], steps: list[tuple[str, int, int]]) -> list[Any]:
+    nodes = [circuits.Node(v) for v in leaves]
+    for op, i, j in steps:
+        a, b = nodes[i], nodes[j]
+        nodes.append(a + b if op == "+" else a * b if op == "*" else a.sigmoid())
+    return nodes
+
+
+@settings(max_examples=60, deadline=None)
+@given(recipe=graph_recipes())
+def test_graph_backward_matches_a_numeric_gradient(recipe: Any) -> None:
+    leaves, steps = recipe
+    nodes = build_graph(leaves, steps)
+    output = nodes[-1]
+    order = circuits.topological_order(output)
+    assert order[-1] is output and len({id(n) for n in order}) == len(order)
+    position = {id(n): k for k, n in enumerate(order)}
+    assert all(position[id(p)] < position[id(n)] for n in order for p in n.parents)
+    circuits.backward(output)
+    h = 1e-6
+    for k in range(len(leaves)):
+        up, down = list(leaves), list(leaves)
+        up[k] += h
+        down[k] -= h
+        numeric = (build_graph(up, steps)[-1].value - build_graph(down, steps)[-1].value) / (2 * h)
+        assert nodes[k].grad == pytest.approx(numeric, rel=1e-5, abs=1e-7)
+
+
+# ---------------------------------------------------------------------- notebook 01
+
+
+@pytest.mark.parametrize(
+    "loss", [linear_classifiers.svm_loss_vectorized, linear_classifiers.softmax_loss_vectorized]
+)
+@pytest.mark.parametrize("reg", [0.0, 0.3])
+def test_linear_classifier_losses_match_numeric(loss: Callable[..., Any], reg: float) -> None:
+    rng = np.random.default_rng(20)
+    W, X = 0.5 * rng.standard_normal((5, 4)), rng.standard_normal((7, 5))
+    y = rng.integers(0, 4, size=7)
+    _, dW = loss(W, X, y, reg)
+    report = check_gradient(lambda _: loss(W, X, y, reg)[0], W, dW)
+    assert report.passed(KINK), str(report)
+    # Zero weights: every SVM margin is 1 (loss C - 1), softmax is uniform (loss log C).
+    expected = 3.0 if loss is linear_classifiers.svm_loss_vectorized else math.log(4)
+    assert loss(np.zeros((5, 4)), X, y, reg)[0] == pytest.approx(expected)
+    # L2 is reg * sum(W^2) here (notebook 01), gradient 2 * reg * W.
+    plain, dplain = loss(W, X, y, 0.0)
+    regular, dregular = loss(W, X, y, reg)
+    assert regular - plain == pytest.approx(reg * float(np.sum(W**2)))
+    np.testing.assert_allclose(dregular - dplain, 2 * reg * W, atol=1e-12)
+
+
+def test_two_layer_net_scores_and_gradients() -> None:
+    rng = np.random.default_rng(21)
+    X, y = rng.standard_normal((4, 5)), rng.integers(0, 3, size=4)
+    params = {"W1": rng.standard_normal((5, 6)), "b1": 0.1 * rng.standard_normal(6),
+              "W2": rng.standard_normal((6, 3)), "b2": rng.standard_normal(3)}
+    assert two_layer_net(X, params).shape == (4, 3)
+    _, grads = two_layer_net(X, params, y, reg=0.2)
+    assert set(grads) == set(params)
+    for name, value in params.items():
+        report = check_gradient(lambda _: two_layer_net(X, params, y, reg=0.2)[0], value,
+                                grads[name], name=name)
+        assert report.passed(KINK), str(report)
+
+
+def test_sample_log_uniform_is_uniform_in_log_space_and_seeded() -> None:
+    values = search.sample_log_uniform(np.random.default_rng(22), 1e-6, 1e-2, size=20000)
+    assert values.shape == (20000,) and values.min() >= 1e-6 and values.max() <= 1e-2
+    exponents = np.log10(values)
+    assert exponents.mean() == pytest.approx(-4.0, abs=0.05)
+    # Each decade holds a quarter of the samples (a uniform sample would put ~90% in the last).
+    counts = np.histogram(exponents, bins=[-6, -5, -4, -3, -2])[0] / values.size
+    np.testing.assert_allclose(counts, 0.25, atol=0.02)
+    one = search.sample_log_uniform(np.random.default_rng(5), 1e-3, 1.0)
+    assert isinstance(float(one), float)
+    assert one == search.sample_log_uniform(np.random.default_rng(5), 1e-3, 1.0)
+
+
+def test_should_abort_only_above_the_threshold_or_when_not_finite() -> None:
+    assert not search.should_abort(6.0, 2.0)  # exactly 3x the start
+    assert search.should_abort(6.000001, 2.0)
+    assert not search.should_abort(1.0, 2.0)
+    assert search.should_abort(5.0, 2.0, factor=2.0)
+    assert search.should_abort(float("nan"), 2.0) and search.should_abort(float("inf"), 2.0)
 
 
 # ---------------------------------------------------------------------- conv and pool
@@ -199,16 +455,73 @@ def test_conv_forward_naive_hand_example() -> None:
 
 
 def test_conv_output_size_follows_the_lecture_formula() -> None:
-    assert conv_layers.conv_output_size(32, 5, 1, 2) == 32  # 32x32x3, 5x5 filters, pad 2
-    assert conv_layers.conv_output_size(227, 11, 4, 0) == 55  # AlexNet CONV1
-    assert conv_layers.conv_output_size(224, 9, 1, 4) == 224
-    assert conv_layers.conv_output_size(224, 9, 2, 4) == 112  # the last column is never reached
+    """(W - F + 2P) / S + 1, an error when the filter does not tile the padded input exactly."""
+    assert conv_layers.conv_output_size(32, 5, 2, 1) == 32  # 32x32x3, 5x5 filters, pad 2
+    assert conv_layers.conv_output_size(227, 11, 0, 4) == 55  # AlexNet CONV1
+    assert conv_layers.conv_output_size(224, 9, 4, 1) == 224
+    assert conv_layers.conv_output_size(7, 3, 0, 2) == 3
     with pytest.raises(ValueError, match="does not fit"):
+        conv_layers.conv_output_size(224, 9, 4, 2)  # (224 - 9 + 8) / 2 = 111.5
+    with pytest.raises(ValueError, match="exceeds the padded input"):
         conv_layers.conv_output_size(3, 7, 1, 1)
+
+
+def test_naive_conv_ignores_what_the_last_window_cannot_reach() -> None:
+    """The naive layer, unlike the formula, floors: 224 wide, filter 9, pad 4, stride 2 -> 112."""
     x = np.zeros((1, 1, 224, 224))
     out, _ = conv_layers.conv_forward_naive(x, np.zeros((4, 1, 9, 9)), np.zeros(4),
                                             {"stride": 2, "pad": 4})
     assert out.shape == (1, 4, 112, 112)
+    with pytest.raises(ValueError, match="does not fit"):
+        conv_layers.conv_forward_naive(np.zeros((1, 1, 3, 3)), np.zeros((1, 1, 7, 7)),
+                                       np.zeros(1), {"stride": 1, "pad": 1})
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    size=st.integers(1, 40),
+    filter_size=st.integers(1, 9),
+    pad=st.integers(0, 4),
+    stride=st.integers(1, 4),
+)
+def test_conv_output_size_is_the_naive_layers_output_where_it_tiles(
+    size: int, filter_size: int, pad: int, stride: int
+) -> None:
+    """Where the formula gives a size, the naive convolution's output has exactly that size."""
+    try:
+        expected = conv_layers.conv_output_size(size, filter_size, pad, stride)
+    except ValueError:
+        return
+    x = np.zeros((1, 1, size, size))
+    out, _ = conv_layers.conv_forward_naive(
+        x, np.zeros((1, 1, filter_size, filter_size)), np.zeros(1),
+        {"stride": stride, "pad": pad},
+    )
+    assert out.shape == (1, 1, expected, expected)
+
+
+def test_conv_param_count_counts_weights_and_biases() -> None:
+    assert conv_layers.conv_param_count(10, 3, 5, 5) == 10 * 3 * 5 * 5 + 10  # the lecture: 760
+    model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=6, filter_size=3, seed=0)
+    assert conv_layers.conv_param_count(6, 3, 3, 3) == model.params["W1"].size + 6
+
+
+def test_hand_set_filters_do_what_they_say() -> None:
+    """Identity, box blur (weights sum to 1), horizontal and vertical edges (sum to 0)."""
+    w, b = conv_layers.make_filters()
+    assert w.shape == (4, 1, 9, 9) and b.shape == (4,) and not b.any()
+    image = np.random.default_rng(17).standard_normal((1, 1, 20, 20))
+    out, _ = conv_layers.conv_forward_naive(image, w, b, {"stride": 1, "pad": 4})
+    np.testing.assert_allclose(out[0, 0], image[0, 0], atol=1e-12)
+    assert w[1].sum() == pytest.approx(1.0)
+    constant = np.ones((1, 1, 20, 20))
+    out, _ = conv_layers.conv_forward_naive(constant, w, b, {"stride": 1, "pad": 0})
+    np.testing.assert_allclose(out[0, 2:], 0.0, atol=1e-12)  # no edges in a constant image
+    rows = np.repeat(np.arange(20.0)[:, None], 20, axis=1)[None, None]  # changes top to bottom
+    out, _ = conv_layers.conv_forward_naive(rows, w, b, {"stride": 1, "pad": 0})
+    assert np.all(np.abs(out[0, 2]) > 1e-6)  # the horizontal-edge filter responds
+    np.testing.assert_allclose(out[0, 3], 0.0, atol=1e-12)  # the vertical one does not
+    np.testing.assert_allclose(w[3, 0], w[2, 0].T)
 
 
 @pytest.mark.parametrize(("stride", "pad"), [(1, 1), (2, 1), (1, 0)])

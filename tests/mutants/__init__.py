@@ -72,12 +72,7 @@ def mutant_submissions(solutions: dict[str, dict]) -> tuple[dict[str, dict[str, 
             student = f"mutant-v{variant}-p{parity}"
             plans[student], submissions[student] = {}, {}
             for name, notebook in solutions.items():
-                by_answer: dict[str, list[Mutant]] = {}
-                for mutant in catalogue[name]:
-                    by_answer.setdefault(mutant.answer, []).append(mutant)
-                chosen = [a for i, a in enumerate(_answer_ids(notebook))
-                          if i % 2 == parity and a in by_answer]
-                plan = [by_answer[a][variant % len(by_answer[a])] for a in chosen]
+                plan = mutant_plan(notebook, catalogue[name], variant, parity)
                 plans[student][name] = plan
                 submissions[student][name] = replace_answer_cells(
                     notebook, {m.answer: m.source for m in plan}
@@ -85,7 +80,17 @@ def mutant_submissions(solutions: dict[str, dict]) -> tuple[dict[str, dict[str, 
     return submissions, plans
 
 
-def _answer_ids(notebook: dict) -> list[str]:
+def mutant_plan(notebook: dict, mutants: list[Mutant], variant: int, parity: int) -> list[Mutant]:
+    """One mutant (variant k of that cell's mutants, cycling) in every other answer cell that has
+    mutants: the cells at positions of parity ``parity`` among them, in notebook order."""
+    by_answer: dict[str, list[Mutant]] = {}
+    for mutant in mutants:
+        by_answer.setdefault(mutant.answer, []).append(mutant)
+    chosen = [a for i, a in enumerate(answer_ids(notebook)) if i % 2 == parity and a in by_answer]
+    return [by_answer[a][variant % len(by_answer[a])] for a in chosen]
+
+
+def answer_ids(notebook: dict) -> list[str]:
     """grade_ids of the answer cells, in notebook order."""
     ids = []
     for cell in notebook["cells"]:
