@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nbformat
+
 from autograder import rubric
 from autograder.course import ASSIGNMENT, SOURCE_DIR, CourseDirs, run_nbgrader
 from autograder.leak_check import find_leaks, format_leaks
@@ -51,6 +53,30 @@ def rubric_mismatches(source_dir: Path = SOURCE_DIR) -> list[str]:
     return problems
 
 
+def describe_assignment(notebooks: list[Path]) -> None:
+    """Write into each release notebook what the students' pre-submission check compares with.
+
+    ``metadata.cs231kit`` holds the assignment, the notebook's own name, every notebook of the
+    assignment, and the notebook's graded cells (answer and test cells, in order): with these the
+    check finds deleted graded cells, stray copies of a notebook and missing notebooks, the way
+    ``collect`` does with the release beside it (the student has only their own copy).
+    """
+    names = [path.stem for path in notebooks]
+    for path in notebooks:
+        notebook = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+        notebook.metadata["cs231kit"] = {
+            "assignment": ASSIGNMENT,
+            "notebook": path.stem,
+            "notebooks": names,
+            "graded_cells": [
+                cell.metadata.nbgrader.grade_id
+                for cell in notebook.cells
+                if cell.metadata.get("nbgrader", {}).get("grade_id")
+            ],
+        }
+        nbformat.write(notebook, path)
+
+
 def generate_release(dirs: CourseDirs | None = None, *, check_leaks: bool = True) -> list[Path]:
     """Write ``<release>/a2/*.ipynb`` from ``solutions/a2``; return the notebooks written."""
     dirs = dirs or CourseDirs()
@@ -59,6 +85,7 @@ def generate_release(dirs: CourseDirs | None = None, *, check_leaks: bool = True
         raise ReleaseError("the rubric and the notebooks disagree:\n  " + "\n  ".join(problems))
     run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], dirs, timeout=600)
     notebooks = sorted((dirs.release / ASSIGNMENT).glob("*.ipynb"))
+    describe_assignment(notebooks)
     if check_leaks:
         leaks = find_leaks(release_dir=dirs.release)
         if leaks:

@@ -11,15 +11,19 @@ or from the last cell of a notebook::
 
 It checks that
 
-1. every notebook is valid JSON and a notebook;
+1. every notebook is valid JSON and a notebook, and is one of the assignment's notebooks (not a
+   stray copy such as ``02_..._out.ipynb``, which the grader could take for the real one);
 2. the grading metadata is intact: no graded cell deleted, copied or edited (the test cells carry a
-   checksum that must still match), so the grader can find your answers;
+   checksum that must still match; each notebook lists its graded cells), so the grader can find
+   your answers;
 3. every answer cell is filled in (no ``raise NotImplementedError()`` left);
 4. the notebooks run top to bottom in a fresh kernel, with training cells on their short
    grading-mode budgets (whatever the caller's mode: ``CS231KIT_FULL`` is not passed on), and the
    visible tests pass (skip with ``run=False``);
 
-says what to fix, and writes ``<assignment>_submission.zip`` with your notebooks.
+prints a line per notebook as it goes, says what to fix, and, only when everything is ready,
+writes ``<assignment>_submission.zip`` (e.g. ``a2_submission.zip``) with your notebooks. Notebooks
+of the assignment that are not in the folder are named: they would be graded as not submitted.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +59,9 @@ class NotebookReport:
     name: str
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # What the release wrote into the notebook's metadata (``cs231kit``): the assignment, this
+    # notebook's name, every notebook of the assignment and this notebook's graded cells.
+    described: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -62,8 +70,13 @@ class NotebookReport:
 
 @dataclass
 class SubmissionCheck:
+    """The whole check: a report per notebook, the assignment's notebooks not in the folder, and
+    the zip (written only when everything is ready)."""
+
     notebooks: list[NotebookReport]
     zip_path: Path | None = None
+    missing: list[str] = field(default_factory=list)
+    stale_zip: Path | None = None  # a zip from an earlier check, not rewritten this time
 
     @property
     def ok(self) -> bool:
@@ -75,10 +88,23 @@ class SubmissionCheck:
             lines.append(f"{'OK  ' if nb.ok else 'FIX '} {nb.name}")
             lines += [f"       - {p}" for p in nb.problems]
             lines += [f"       . {n}" for n in nb.notes]
+        lines += [f"MISSING {name}.ipynb: not in this folder; it would be graded as not submitted"
+                  for name in self.missing]
         if not self.notebooks:
             lines.append("FIX  no notebooks (*.ipynb) found in this folder")
-        verdict = "Ready to submit." if self.ok else "Not ready: fix the items marked FIX above."
-        lines.append(verdict)
+        if not self.ok:
+            lines.append("Not ready: fix the items marked FIX above, then run the check again. "
+                         "No zip was written.")
+            if self.stale_zip is not None:
+                lines.append(f"{self.stale_zip.name} is from an earlier check: it does not hold "
+                             "your latest notebooks.")
+            return "\n".join(lines)
+        count = len(self.notebooks)
+        if self.missing:
+            lines.append(f"Ready to submit {count} of {count + len(self.missing)} notebooks "
+                         f"(missing: {', '.join(self.missing)}).")
+        else:
+            lines.append("Ready to submit.")
         if self.zip_path is not None:
             lines.append(f"Wrote {self.zip_path} (upload this file).")
         return "\n".join(lines)
@@ -128,6 +154,16 @@ def check_structure(path: Path) -> NotebookReport:
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         report.problems.append("not a notebook (no list of cells); restore it from a good copy")
         return report
+    described = (nb.get("metadata") or {}).get("cs231kit")
+    report.described = described if isinstance(described, dict) else None
+    own_name = report.described and report.described.get("notebook")
+    if own_name and own_name != path.stem:
+        report.problems.append(
+            f"a copy of {own_name}.ipynb: the grader could take it for your {own_name}.ipynb; "
+            f"delete it or move it out of this folder (if it is your only copy, rename it "
+            f"{own_name}.ipynb)"
+        )
+        return report
     seen: dict[str, int] = {}
     graded = 0
     for index, cell in enumerate(nb["cells"], start=1):
@@ -152,6 +188,16 @@ def check_structure(path: Path) -> NotebookReport:
                 f"test cell {grade_id!r} (cell {index}) was edited; the grader restores the "
                 "original, so undo your change (copy the cell from a fresh copy of the assignment)"
             )
+    if report.described:
+        previous = None
+        for grade_id in report.described.get("graded_cells", []):
+            if grade_id not in seen:
+                where = f"came after graded cell {previous!r}" if previous else "was the first"
+                report.problems.append(
+                    f"graded cell {grade_id!r} was deleted (it {where}); copy it back, in "
+                    "the same place, from a fresh copy of the assignment"
+                )
+            previous = grade_id
     if graded == 0:
         report.problems.append(
             "no graded cells found: the grading metadata is missing (was the notebook re-created "
@@ -238,17 +284,39 @@ def check(
         return SubmissionCheck([])
     folder = Path(folder).resolve()
     notebooks = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
-    reports = [check_structure(p) for p in notebooks]
-    if run:
-        for path, report in zip(notebooks, reports, strict=True):
-            if report.ok:
-                report.problems += [
-                    f"{f}: fix it and run the notebook again" for f in run_notebook(path, timeout)
-                ]
+    reports = []
+    for number, path in enumerate(notebooks, start=1):
+        report = check_structure(path)
+        reports.append(report)
+        if run and report.ok:
+            if verbose:
+                print(f"[{number}/{len(notebooks)}] {path.name}: running it in a fresh kernel...",
+                      flush=True)
+            started = time.perf_counter()
+            report.problems += [
+                f"{f}: fix it and run the notebook again" for f in run_notebook(path, timeout)
+            ]
+            report.notes.append(f"ran in {time.perf_counter() - started:.0f} s")
+        if verbose:
+            verdict = "OK" if report.ok else f"FIX ({len(report.problems)} item(s))"
+            print(f"[{number}/{len(notebooks)}] {path.name}: {verdict}", flush=True)
+    described = [r.described for r in reports if r.described]
+    assignment = described[0].get("assignment") if described else None
+    expected = described[0].get("notebooks", []) if described else []
+    for report in reports:
+        if expected and report.described is None and Path(report.name).stem not in expected:
+            report.problems.append(
+                f"not a notebook of assignment {assignment} ({', '.join(expected)}): move it "
+                "out of this folder before you zip it"
+            )
     result = SubmissionCheck(reports)
-    if notebooks:
-        name = zip_name or f"{folder.name}_submission.zip"
-        result.zip_path = write_zip(notebooks, folder / name)
+    present = {Path(r.name).stem for r in reports}
+    result.missing = [name for name in expected if name not in present]
+    zip_path = folder / (zip_name or f"{assignment or folder.name}_submission.zip")
+    if result.ok:
+        result.zip_path = write_zip(notebooks, zip_path)
+    elif zip_path.exists():
+        result.stale_zip = zip_path
     if verbose:
         print(result)
     return result

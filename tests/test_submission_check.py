@@ -64,9 +64,67 @@ def test_release_checksums_match_nbgraders():
 def test_a_finished_notebook_passes_and_is_zipped(folder, capsys):
     result = check(folder)  # runs the notebook in a real kernel
     assert result.ok, str(result)
-    assert "Ready to submit." in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # A line as each notebook starts running and as it ends, before the summary.
+    running = out.index(f"[1/1] {NB}.ipynb: running it in a fresh kernel...")
+    assert running < out.index(f"[1/1] {NB}.ipynb: OK") < out.index("Ready to submit 1 of 5")
+    assert "Wrote " in out and "(upload this file)" in out
     with zipfile.ZipFile(result.zip_path) as archive:
         assert archive.namelist() == [f"{NB}.ipynb"]
+
+
+def test_the_zip_is_named_after_the_assignment_not_the_folder(tmp_path):
+    work = tmp_path / "my work"
+    work.mkdir()
+    (work / f"{NB}.ipynb").write_text(json.dumps(completed_release(NB)))
+    result = check(work, run=False, verbose=False)
+    assert result.ok, str(result)
+    assert result.zip_path == work / "a2_submission.zip"
+
+
+def test_missing_notebooks_are_named(folder):
+    result = check(folder, run=False, verbose=False)
+    assert result.missing == ["01_flat_backprop", "03_modular_backprop", "04_dropout",
+                              "05_conv_nets"]
+    assert "MISSING 05_conv_nets.ipynb: not in this folder" in str(result)
+
+
+def test_a_deleted_test_cell_is_caught(folder):
+    nb = json.loads((folder / f"{NB}.ipynb").read_text())
+    nb["cells"] = [c for c in nb["cells"]
+                   if c["metadata"].get("nbgrader", {}).get("grade_id") != "test_matmul_backward"]
+    (folder / f"{NB}.ipynb").write_text(json.dumps(nb))
+    result = check(folder, run=False, verbose=False)
+    assert not result.ok
+    (problem,) = result.notebooks[0].problems
+    assert "graded cell 'test_matmul_backward' was deleted" in problem
+    assert "came after graded cell 'matmul_backward_visible'" in problem
+
+
+def test_stray_notebooks_are_flagged(folder):
+    nb = (folder / f"{NB}.ipynb").read_text()
+    (folder / f"{NB}_out.ipynb").write_text(nb)  # e.g. left behind by nbconvert --execute
+    scratch = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+    (folder / "scratch.ipynb").write_text(nbformat.writes(scratch))
+    result = check(folder, run=False, verbose=False)
+    problems = {r.name: " | ".join(r.problems) for r in result.notebooks}
+    assert f"a copy of {NB}.ipynb" in problems[f"{NB}_out.ipynb"]
+    assert "not a notebook of assignment a2" in problems["scratch.ipynb"]
+    assert problems[f"{NB}.ipynb"] == ""
+    assert not result.ok and result.zip_path is None
+
+
+def test_not_ready_writes_no_zip_and_never_says_upload(folder, capsys):
+    assert check(folder, run=False, verbose=False).ok  # an earlier, good check wrote a zip
+    nb = json.loads((folder / f"{NB}.ipynb").read_text())
+    answer = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("solution"))
+    answer["source"] = "raise NotImplementedError()"
+    (folder / f"{NB}.ipynb").write_text(json.dumps(nb))
+    result = check(folder, run=False)
+    out = capsys.readouterr().out
+    assert not result.ok and result.zip_path is None
+    assert "upload" not in out and "No zip was written" in out
+    assert "a2_submission.zip is from an earlier check" in out
 
 
 def test_the_zip_is_what_collect_accepts(folder, tmp_path):
