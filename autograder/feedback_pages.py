@@ -11,22 +11,35 @@ import html
 from pathlib import Path
 
 from autograder import rubric
-from autograder.grading import MISSING, GradingPaths, SubmissionResult, load_results
+from autograder.grading import (
+    MISSING,
+    NOT_SUBMITTED,
+    POINTS_RULE,
+    GradingPaths,
+    SubmissionResult,
+    load_results,
+)
 
 
 def render(result: SubmissionResult) -> str:
+    """The student's page: per notebook, each test's outcome (passed, failed, not run, not
+    submitted), points and message."""
     sections = []
     for name in rubric.POINTS:
         cells = [c for c in result.cells if c.notebook == name]
+        total = sum(rubric.POINTS[name].values())
+        if not cells or all(c.state == NOT_SUBMITTED for c in cells):
+            sections.append(f"<h2>{html.escape(name)}: not submitted (0 / {total})</h2>"
+                            "<p>This notebook was not handed in.</p>")
+            continue
         rows = "\n".join(
             f"<tr class='{'pass' if c.passed else 'fail'}'><td>{html.escape(c.grade_id)}</td>"
-            f"<td>{'passed' if c.passed else 'failed'}</td>"
+            f"<td>{html.escape(c.state)}</td>"
             f"<td>{c.points:g} / {c.max_points:g}</td>"
             f"<td><pre>{html.escape(c.message)}</pre></td></tr>"
             for c in cells
         )
         got = sum(c.points for c in cells)
-        total = sum(rubric.POINTS[name].values())
         sections.append(
             f"<h2>{html.escape(name)}: {got:g} / {total}</h2>"
             f"<table><tr><th>test</th><th>result</th><th>points</th><th>message</th></tr>{rows}</table>"
@@ -42,6 +55,7 @@ pre{{margin:0;white-space:pre-wrap}}</style></head>
 <body><h1>Assignment {rubric.ASSIGNMENT}: feedback for {html.escape(result.student)}</h1>
 <p>Status: <b>{status}</b>{"" if not result.late else " (late)"}. Score: <b>{score}</b></p>
 {reason}
+<p><small>{html.escape(POINTS_RULE)}</small></p>
 {"".join(sections)}
 </body></html>
 """

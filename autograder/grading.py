@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import tempfile
 import time
@@ -53,6 +54,16 @@ from autograder.sandbox.limits import Limits
 from autograder.static_scan import scan_submission
 
 GRADED, FAILED, MISSING = "graded", "failed-to-grade", "missing"
+# What happened to one test: its points are the judge's, 0 unless PASSED.
+PASSED, FAILED_TEST, NOT_RUN, NOT_SUBMITTED = "passed", "failed", "not run", "not submitted"
+# The one rule for what counts, shown in the report and the README.
+POINTS_RULE = (
+    "A test's points count when the judge passed it, in the notebook run and in the fresh "
+    "re-check, whatever else happened in the submission. A failed-to-grade submission keeps "
+    "the points of the tests that ran and passed; the tests it did not reach (not run) score 0. "
+    "Its score is left out of the LMS upload files until a TA regrades it (with raised limits "
+    "when a limit stopped honest work) or decides."
+)
 COURSE_ID = "cs231kit"
 TRUNCATION_MARK = "... Output truncated ..."
 
@@ -67,6 +78,12 @@ class CellResult:
     max_points: float
     message: str = ""  # the judge's diagnostic when it failed (never the hidden test's source)
     kernel_points: float | None = None  # what nbgrader's in-kernel run gave (None: did not run)
+    outcome: str = ""  # PASSED, FAILED_TEST, NOT_RUN or NOT_SUBMITTED
+
+    @property
+    def state(self) -> str:
+        """The outcome (results written before it was recorded: passed or failed by points)."""
+        return self.outcome or (PASSED if self.passed else FAILED_TEST)
 
     @property
     def passed(self) -> bool:
@@ -84,6 +101,26 @@ class SubmissionResult:
     cells: list[CellResult] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)  # for a TA to look at; never change a grade
     sandbox: str = "bubblewrap"  # or "none" when graded with --unsafe-no-sandbox
+    limits: dict[str, int] = field(default_factory=dict)  # the Limits it was graded under
+
+    @property
+    def tests_not_run(self) -> int:
+        return sum(c.state == NOT_RUN for c in self.cells)
+
+    def regrade_command(self) -> str:
+        """The command that regrades this student alone, with the limit it hit doubled."""
+        raised = []
+        for key, option, words in (
+            ("cell_timeout_s", "--cell-timeout", ("timeout",)),
+            ("notebook_timeout_s", "--notebook-timeout", ("timeout",)),
+            ("memory_mb", "--memory-mb", ("memory", "kernel died")),
+        ):
+            if key in self.limits and any(word in self.reason for word in words):
+                raised.append(f"{option} {2 * self.limits[key]}")
+        return " ".join(
+            ["python -m autograder grade", f"--student {shlex.quote(self.student)}", "--force",
+             *raised]
+        )
 
     @property
     def score(self) -> float:
@@ -173,23 +210,42 @@ def prepare_template(paths: GradingPaths) -> Path:
     return template_db
 
 
+# Errors that stop a notebook run short, by nbclient's exception name.
+_STOPPED = {
+    "CellTimeoutError": "timeout", "MemoryError": "memory", "DeadKernelError": "kernel died",
+}
+
+
+def _cell_label(cell: dict, index: int) -> str:
+    """``cell 5 ('two_layer_net')``: the 1-based number JupyterLab shows, and the grade id."""
+    grade_id = (cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id")
+    return f"cell {index + 1}" + (f" ({grade_id!r})" if grade_id else "")
+
+
 def _notebook_reasons(notebook: dict) -> list[str]:
     """Reasons (timeout, memory, output flood, kernel died) visible in an autograded notebook."""
     reasons = []
     for index, cell in enumerate(notebook.get("cells", [])):
         for out in cell.get("outputs", []):
-            ename = out.get("ename", "")
-            if ename == "CellTimeoutError":
-                reasons.append(f"timeout (cell {index})")
-            elif ename == "MemoryError":
-                reasons.append(f"memory (cell {index})")
-            elif ename == "DeadKernelError":
-                reasons.append(f"kernel died (cell {index})")
+            what = _STOPPED.get(out.get("ename", ""))
+            if what:
+                reasons.append(f"{what} in {_cell_label(cell, index)}")
             text = out.get("text", "")
             text = "".join(text) if isinstance(text, list) else text
             if TRUNCATION_MARK in text:
-                reasons.append(f"output flood (cell {index})")
+                reasons.append(f"output flood in {_cell_label(cell, index)}")
     return reasons
+
+
+def _stopped_at(notebook: dict) -> tuple[int, str] | None:
+    """Where the notebook run stopped short, as (cell index, "timed out in cell 5 (...)")."""
+    for index, cell in enumerate(notebook.get("cells", [])):
+        for out in cell.get("outputs", []):
+            what = _STOPPED.get(out.get("ename", ""))
+            if what:
+                verb = {"timeout": "timed out", "memory": "ran out of memory"}.get(what, what)
+                return index, f"{_cell_label(cell, index)} {verb}"
+    return None
 
 
 def _read_scores(gradebook: Path, student: str) -> dict[tuple[str, str], float]:
@@ -246,6 +302,7 @@ def grade_one(
         result.flags
     )
     result.sandbox = "bubblewrap" if sandboxed else "none"
+    result.limits = {k: v for k, v in asdict(limits).items() if isinstance(v, int)}
     result.seconds = time.perf_counter() - start
     return result
 
@@ -282,6 +339,8 @@ def _judged(
         if run.returncode is not None and not path.exists() and submitted:
             reasons.append(f"{name}: nbgrader could not grade it ({_log_reason(run.log, name)})")
         ran = _executed_grade_cells(nb)
+        stopped = _stopped_at(nb)
+        positions = _grade_cell_positions(nb)
         value_tests = checks.module_of(name).VALUE_TESTS
         for grade_id, max_points in points.items():
             in_run = run.session.verdicts.get(grade_id)
@@ -290,9 +349,14 @@ def _judged(
             if grade_id not in value_tests and fresh is None:
                 passed = False
             kernel = scores.get((name, grade_id)) if grade_id in ran else None
-            message = _message(submitted, in_run, fresh, grade_id in ran)
+            after_stop = stopped is not None and positions.get(grade_id, -1) > stopped[0]
+            outcome, message = _outcome(
+                submitted, passed, in_run, fresh, grade_id in ran,
+                stopped[1] if after_stop and stopped else None,
+            )
             judged = float(max_points) if passed else 0.0
-            cells.append(CellResult(name, grade_id, judged, float(max_points), message, kernel))
+            cells.append(CellResult(name, grade_id, judged, float(max_points), message, kernel,
+                                    outcome))
             flag = _disagreement(name, grade_id, judged, kernel, in_run, fresh, notebook_reasons)
             if flag:
                 flags.append(flag)
@@ -314,22 +378,40 @@ def _executed_grade_cells(notebook: dict) -> set[str]:
     return ran
 
 
-def _message(
-    submitted: bool, in_run: Verdict | None, fresh: Verdict | None, ran: bool
-) -> str:
-    """What the feedback says about one test: the judge's diagnostic, or why there is none."""
+def _grade_cell_positions(notebook: dict) -> dict[str, int]:
+    """grade_id -> index of its cell in the notebook."""
+    return {
+        meta["grade_id"]: index
+        for index, cell in enumerate(notebook.get("cells", []))
+        if (meta := cell.get("metadata", {}).get("nbgrader") or {}).get("grade_id")
+    }
+
+
+def _outcome(
+    submitted: bool,
+    passed: bool,
+    in_run: Verdict | None,
+    fresh: Verdict | None,
+    ran: bool,
+    stopped: str | None,
+) -> tuple[str, str]:
+    """(outcome, what the feedback says) for one test: the judge's diagnostic, or why there is
+    none. ``stopped`` says where the notebook run stopped short when this test came after it."""
     if not submitted:
-        return "not submitted"
+        return NOT_SUBMITTED, "not submitted: this notebook was not handed in"
+    if passed:
+        return PASSED, ""
+    if stopped and (in_run is None or not in_run.passed):
+        # Errors after a timeout (a NameError for a function that was never defined) are
+        # consequences, not the student's mistakes: say where the run stopped instead.
+        return NOT_RUN, f"not run: an earlier cell stopped the notebook ({stopped})"
     for verdict in (fresh, in_run):
         if verdict is not None and not verdict.passed:
-            return verdict.message[:2000]
-    if in_run is None:
-        return (
-            "the hidden test did not reach the grader in the notebook run"
-            if ran
-            else "not run: the notebook run stopped before this test (see the reason)"
-        )
-    return ""
+            return FAILED_TEST, verdict.message[:2000]
+    if in_run is None and not ran:
+        return NOT_RUN, "not run: the notebook run stopped before this test (see the reason)"
+    where = "notebook run" if in_run is None else "fresh re-check"
+    return FAILED_TEST, f"the hidden test did not reach the grader in the {where}"
 
 
 def _disagreement(

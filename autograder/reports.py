@@ -5,8 +5,11 @@ canvas / moodle / gradescope, or empty for plain folders; ``lms_name``, ``lms_id
 or Moodle participant id), ``lms_sis_id`` (Gradescope SID), ``lms_email``), status (graded /
 failed-to-grade / missing), the reason, the late flag, the total, whether the submission was
 sandboxed (``bubblewrap``, or ``none`` when graded with ``--unsafe-no-sandbox``), the flags a TA
-should review, per-notebook points and per-function points. It is deterministic: grading the same
-submissions twice writes the same file. The report lists every flag, student by student.
+should review, how many tests did not run (a failed-to-grade submission's tests after the cell
+where it stopped; see ``grading.POINTS_RULE``), per-notebook points and per-function points. It is
+deterministic: grading the same submissions twice writes the same file. The report states the
+points rule and the limits in force, lists every flag student by student, and gives each
+failed-to-grade submission the command that regrades it alone with the limit it hit raised.
 
 Beside it, the LMSs' upload formats: ``grades-canvas.csv`` (Canvas's gradebook import),
 ``grades-gradescope.csv`` (Gradescope's name / SID / email + score) and ``grades-moodle.csv``
@@ -26,7 +29,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autograder import rubric
-from autograder.grading import FAILED, GRADED, MISSING, GradingPaths, SubmissionResult, load_results
+from autograder.grading import (
+    FAILED,
+    GRADED,
+    MISSING,
+    POINTS_RULE,
+    GradingPaths,
+    SubmissionResult,
+    load_results,
+)
+from autograder.sandbox.limits import Limits
 from autograder.submissions import lms_identity
 
 if TYPE_CHECKING:
@@ -58,6 +70,7 @@ def csv_columns() -> list[str]:
         "max_score",
         "sandbox",
         "flags",
+        "tests_not_run",
         *rubric.POINTS,
         *functions,
     ]
@@ -82,6 +95,7 @@ def csv_rows(
             "max_score": _points(rubric.TOTAL),
             "sandbox": result.sandbox if result.status != MISSING else "",
             "flags": " | ".join(result.flags),
+            "tests_not_run": str(result.tests_not_run) if result.status != MISSING else "",
         }
         for name, cells in rubric.POINTS.items():
             total = sum(by_cell.get(g, 0.0) for g in cells)
@@ -380,9 +394,31 @@ def _report_row(student: str, r: SubmissionResult) -> str:
     flags = f"<a href='#flags-{sid}'>{len(r.flags)} to review</a>" if r.flags else ""
     return (
         f"<tr class='{status}'><td>{sid}</td><td>{status}{unsandboxed}</td><td>{score}</td>"
-        f"<td>{'late' if r.late else ''}</td><td>{html.escape(r.reason)}</td><td>{flags}</td>"
+        f"<td>{'late' if r.late else ''}</td><td>{html.escape(r.reason)}{_regrade(r)}</td>"
+        f"<td>{flags}</td>"
         f"<td><a href='feedback/{sid}.html'>feedback</a></td></tr>"
     )
+
+
+def _limits_line(results: dict[str, SubmissionResult]) -> str:
+    """The limits the submissions were graded under (several lines when they differ)."""
+    seen: dict[str, list[str]] = {}
+    for student, r in sorted(results.items()):
+        if r.limits:
+            known = {k: v for k, v in r.limits.items() if k in Limits.__dataclass_fields__}
+            seen.setdefault(Limits(**known).describe(), []).append(student)
+    if len(seen) == 1:
+        return f"<p>Graded under these limits: {html.escape(next(iter(seen)))}.</p>"
+    return "".join(f"<p>{len(who)} graded under: {html.escape(limits)}.</p>"
+                   for limits, who in seen.items())
+
+
+def _regrade(r: SubmissionResult) -> str:
+    """For a failed-to-grade row: how many tests did not run, and the command to regrade it."""
+    if r.status != FAILED:
+        return ""
+    return (f"<br>{r.tests_not_run} test(s) not run; regrade alone: "
+            f"<code>{html.escape(r.regrade_command())}</code>")
 
 
 def _flag_section(results: dict[str, SubmissionResult]) -> str:
@@ -420,6 +456,8 @@ def write_report(results: dict[str, SubmissionResult], folder: Path) -> Path:
 tr.failed-to-grade{{background:#fde9e7}} tr.missing{{background:#eee}}</style></head>
 <body><h1>Assignment {rubric.ASSIGNMENT}: grading report</h1>
 <p>{len(results)} students: {summary}. Maximum score {rubric.TOTAL}.</p>
+<p>{html.escape(POINTS_RULE)}</p>
+{_limits_line(results)}
 <table><tr><th>student</th><th>status</th><th>score</th><th>late</th><th>reason</th><th>flags</th>
 <th></th></tr>
 {rows}

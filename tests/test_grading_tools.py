@@ -8,6 +8,7 @@ writes the same CSV.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from autograder.course import ROOT
 from autograder.grading import (
     GRADED,
     MISSING,
+    POINTS_RULE,
     CellResult,
     GradingPaths,
     SubmissionResult,
@@ -29,6 +31,7 @@ from autograder.grading import (
 )
 from autograder.reports import export, score_histogram, write_report
 from autograder.samples import SAMPLES
+from autograder.sandbox.limits import Limits
 from autograder.submissions import collect, map_notebook, normalise_id, repair_duplicates
 from tests.conftest import tree_digest
 
@@ -82,7 +85,49 @@ def test_csv_has_a_row_per_student_with_function_points(graded_samples):
     assert by_id["nothing"]["status"] == "missing" and by_id["nothing"]["score"] == ""
     assert by_id["renamed"]["late"] == "yes"
     assert by_id["infinite-loop"]["status"] == "failed-to-grade"
-    assert "timeout" in by_id["infinite-loop"]["reason"]
+    # The cell as JupyterLab numbers it (from 1) and its grade id; the test after it did not run.
+    looping = f"cell {answer_cell_number('02_jacobian_free_gradients', 'relu_jacobian')} "
+    assert f"timeout in {looping}('relu_jacobian')" in by_id["infinite-loop"]["reason"]
+    assert by_id["infinite-loop"]["tests_not_run"] == "1"
+    assert by_id["output-flood"]["tests_not_run"] == "0"  # flooded, but every test ran
+    assert by_id["perfect"]["tests_not_run"] == "0" and by_id["nothing"]["tests_not_run"] == ""
+
+
+def answer_cell_number(notebook: str, grade_id: str) -> int:
+    """The 1-based number of a graded cell in the source notebook (the samples keep the order)."""
+    cells = json.loads((ROOT / "solutions" / "a2" / f"{notebook}.ipynb").read_text())["cells"]
+    return next(number for number, cell in enumerate(cells, start=1)
+                if cell["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def test_failures_say_what_counts_and_how_to_regrade(graded_samples):
+    report = graded_samples["report"].read_text()
+    assert html.escape(POINTS_RULE) in report
+    assert f"Graded under these limits: {DEMO_LIMITS.describe()}." in report
+    # The loop hit the time limits: the command raises them; a flood has no limit to raise.
+    timeouts = (f"--cell-timeout {2 * DEMO_LIMITS.cell_timeout_s} "
+                f"--notebook-timeout {2 * DEMO_LIMITS.notebook_timeout_s}")
+    assert f"python -m autograder grade --student infinite-loop --force {timeouts}" in report
+    assert "python -m autograder grade --student output-flood --force</code>" in report
+    assert f"--memory-mb {2 * DEMO_LIMITS.memory_mb}" in report  # the memory bomb's
+
+
+def test_feedback_says_not_submitted_and_not_run(graded_samples):
+    pages = {p.stem: p.read_text() for p in graded_samples["pages"]}
+    looping = answer_cell_number("02_jacobian_free_gradients", "relu_jacobian")
+    page = pages["infinite-loop"]
+    assert html.escape(f"not run: an earlier cell stopped the notebook (cell {looping} "
+                       "('relu_jacobian') timed out)") in page
+    assert "NameError" not in page
+    assert "01_flat_backprop: not submitted (0 / " in page
+    for name in rubric.POINTS:  # nothing handed in: every notebook says so
+        assert f"{name}: not submitted" in pages["nothing"]
+
+
+def test_grade_help_shows_the_limits_in_force():
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert " ".join(Limits().describe().split()) in " ".join(result.stdout.split())
 
 
 def test_report_and_feedback_pages(graded_samples):

@@ -6,6 +6,7 @@ Prints the grade table with each sample's expected outcome and exits non-zero if
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import os
 
 from autograder.commands.collect import print_report
@@ -46,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
     source = build_samples(paths.root / "samples", grading=paths.root)
     print_report(collect(source, paths))
     print(
-        f"3. grade with {args.jobs} worker(s) (cell limit {DEMO_LIMITS.cell_timeout_s} s, "
-        f"memory {DEMO_LIMITS.memory_mb} MB)"
+        f"3. grade with {args.jobs} worker(s) under the demo's shorter limits, so that the "
+        f"runaway samples stop sooner:\n   {DEMO_LIMITS.describe()}\n   (`grade` defaults, "
+        f"shown by `python -m autograder grade --help`: {Limits().describe()})"
     )
     results = grade_all(
         paths, jobs=args.jobs, force=args.force, limits=DEMO_LIMITS, report=progress_line
@@ -75,9 +77,14 @@ def run(args: argparse.Namespace) -> int:
             f"{len(result.flags):>5}  {'yes' if ok else 'NO':<12}{why[:80]}"
         )
     print(
-        f"\nCSV: {csv_path.relative_to(ROOT)}\nreport: {report.relative_to(ROOT)}\n"
-        f"feedback: {len(pages)} pages in {pages[0].parent.relative_to(ROOT)}/"
+        f"\nCSV: {_shown(csv_path)}\nreport: {_shown(report)}\n"
+        f"feedback: {len(pages)} pages in {_shown(pages[0].parent)}/"
     )
     if mismatches:
         print(f"{mismatches} sample(s) did not get their expected outcome")
     return 1 if mismatches else 0
+
+
+def _shown(path: Path) -> Path:
+    """The path from the repository root, or whole when $CS231KIT_GRADING_DIR is elsewhere."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from autograder.grading import GradingPaths, SubmissionResult, grade_all
+from autograder.grading import POINTS_RULE, GradingPaths, SubmissionResult, grade_all
 from autograder.sandbox.bubblewrap import UNPROTECTED, SandboxUnavailable
 from autograder.sandbox.limits import Limits
 
@@ -18,6 +18,11 @@ DEFAULTS = Limits()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        f"Limits in force unless set here: {DEFAULTS.describe()}. {POINTS_RULE} "
+        "Regrade one student: --student ID --force, with the limit it hit raised; the report "
+        "gives the command for each failed-to-grade submission."
+    )
     parser.add_argument(
         "--jobs",
         "-j",

@@ -35,6 +35,12 @@ class Limits:
     scratch_mb: int = 512  # each writable in-memory area of a sandbox
     threads: int = 0  # BLAS/OpenMP threads in the sandbox (0: the library's default)
 
+    def describe(self) -> str:
+        """The limits a TA sets on the command line, as ``grade --help`` names them."""
+        return (f"cell {self.cell_timeout_s} s, notebook {self.notebook_timeout_s} s, "
+                f"hidden test {self.test_timeout_s} s, memory {self.memory_mb} MB, "
+                f"file {self.max_file_mb} MB, processes {self.max_processes}")
+
     def rlimits(self) -> dict[int, int]:
         """The resource limits to set, by ``resource.RLIMIT_*`` constant."""
         return {
