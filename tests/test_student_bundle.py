@@ -13,7 +13,7 @@ import pytest
 
 from autograder.course import ASSIGNMENT, RELEASE_DIR, SOURCE_DIR
 from autograder.leak_check import split_notebook
-from autograder.student_bundle import bundle_leaks, build_bundle
+from autograder.student_bundle import build_bundle, bundle_leaks
 
 TOP = f"{ASSIGNMENT}-student"
 

@@ -6,8 +6,8 @@ Prints the grade table with each sample's expected outcome and exits non-zero if
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 import os
+from pathlib import Path
 
 from autograder.commands.collect import print_report
 from autograder.commands.grade import progress_line
