@@ -10,8 +10,9 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from autograder import rubric
+from autograder import manual_grades, rubric
 from autograder.grading import (
+    COURSE_ID,
     MISSING,
     NOT_SUBMITTED,
     POINTS_RULE,
@@ -19,11 +20,30 @@ from autograder.grading import (
     SubmissionResult,
     load_results,
 )
+from autograder.manual_grades import ManualGrade, written_score
 
 
-def render(result: SubmissionResult) -> str:
+def _written(grades: list[ManualGrade]) -> str:
+    """The written answers: a TA's points and comment, or "not graded yet"."""
+    if not grades:
+        return ""
+    rows = "\n".join(
+        f"<tr><td>{html.escape(g.notebook)}</td><td>{html.escape(g.grade_id)}</td><td>"
+        + (f"{g.score:g} / {g.max_points:g}" if not g.ungraded else
+           f"not graded yet (out of {g.max_points:g})")
+        + (" (not submitted)" if not g.submitted else "")
+        + f"</td><td><pre>{html.escape(g.comment)}</pre></td></tr>"
+        for g in grades
+    )
+    return (f"<h2>Written answers: {written_score(grades):g} / {rubric.MANUAL_TOTAL}</h2>"
+            "<table><tr><th>notebook</th><th>question</th><th>points</th><th>comment</th></tr>"
+            f"{rows}</table>")
+
+
+def render(result: SubmissionResult, written: list[ManualGrade] | None = None) -> str:
     """The student's page: per notebook, each test's outcome (passed, failed, not run, not
-    submitted), points and message."""
+    submitted), points and message; then the written answers' points (``written``)."""
+    written = written or []
     sections = []
     for name in rubric.POINTS:
         cells = [c for c in result.cells if c.notebook == name]
@@ -46,7 +66,14 @@ def render(result: SubmissionResult) -> str:
         )
     status = html.escape(result.status)
     reason = f"<p><b>Note:</b> {html.escape(result.reason)}</p>" if result.reason else ""
-    score = "" if result.status == MISSING else f"{result.score:g} / {rubric.TOTAL}"
+    if result.late_days:
+        lost = result.late_fraction * (result.score + written_score(written))
+        reason += (f"<p><b>Late:</b> handed in {html.escape(result.submitted_at)}, "
+                   f"{html.escape(result.lateness)} ({lost:g} points).</p>")
+    score = "" if result.status == MISSING else (
+        f"{result.score:g} / {rubric.AUTO_TOTAL} from the hidden tests"
+        + (f", {result.score + written_score(written):g} / {rubric.TOTAL} with the written "
+           f"answers graded so far" if written else ""))
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Feedback for {html.escape(result.student)}</title>
 <style>body{{font-family:sans-serif;margin:2em}} td,th{{padding:2px 8px;text-align:left;
@@ -57,6 +84,7 @@ pre{{margin:0;white-space:pre-wrap}}</style></head>
 {reason}
 <p><small>{html.escape(POINTS_RULE)}</small></p>
 {"".join(sections)}
+{_written(written) if result.status != MISSING else ""}
 </body></html>
 """
 
@@ -71,9 +99,11 @@ def write_feedback(paths: GradingPaths | None = None) -> list[Path]:
         )
     folder = paths.root / "report" / "feedback"
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    manual = manual_grades.for_results(f"sqlite:///{paths.course_dirs.gradebook}", COURSE_ID,
+                                       results)
+    pages = []
     for student, result in results.items():
         path = folder / f"{student}.html"
-        path.write_text(render(result))
-        written.append(path)
-    return written
+        path.write_text(render(result, manual.get(student)))
+        pages.append(path)
+    return pages

@@ -36,9 +36,11 @@ import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from autograder import passes, rubric
+from autograder import manual_grades, passes, rubric
 from autograder.course import (
     ASSIGNMENT,
     GRADING_DIR,
@@ -47,6 +49,7 @@ from autograder.course import (
     CourseDirs,
     run_nbgrader,
 )
+from autograder.deadlines import LatePolicy, load_policy
 from autograder.judge import checks
 from autograder.judge.session import JudgeSession, Verdict
 from autograder.sandbox.bubblewrap import SandboxUnavailable, preflight
@@ -102,6 +105,17 @@ class SubmissionResult:
     flags: list[str] = field(default_factory=list)  # for a TA to look at; never change a grade
     sandbox: str = "bubblewrap"  # or "none" when graded with --unsafe-no-sandbox
     limits: dict[str, int] = field(default_factory=dict)  # the Limits it was graded under
+    submitted_at: str = ""  # ISO 8601 (from collect)
+    late_days: int = 0  # days charged under course.yml's rule (deadlines.LatePolicy)
+    late_fraction: float = 0.0  # of the points taken away for lateness
+
+    @property
+    def lateness(self) -> str:
+        """``"2 days late: -20%"``, or "" when on time."""
+        if not self.late_days:
+            return ""
+        return f"{self.late_days} day{'s' if self.late_days > 1 else ''} late: " \
+            f"-{100 * self.late_fraction:g}%"
 
     @property
     def tests_not_run(self) -> int:
@@ -462,11 +476,17 @@ def _log_reason(log_text: str, notebook: str | None = None) -> str:
 
 
 def merge_into_course(result: SubmissionResult, paths: GradingPaths) -> None:
-    """Record one graded submission in the course gradebook and autograded folder."""
+    """Record one graded submission in the course gradebook and autograded folder.
+
+    The submission's grades are created afresh with the judge's points; the written answers keep
+    what a TA gave them in formgrader as long as their text is unchanged (``manual_grades``).
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     ws_graded = CourseDirs.under(paths.work / result.student).autograded / result.student
     dest = paths.course_dirs.autograded / result.student
+    before = manual_grades.answers_in(dest / ASSIGNMENT)
+    after = manual_grades.answers_in(ws_graded / ASSIGNMENT)
     shutil.rmtree(dest, ignore_errors=True)
     if ws_graded.exists():
         shutil.copytree(ws_graded, dest)
@@ -476,6 +496,7 @@ def merge_into_course(result: SubmissionResult, paths: GradingPaths) -> None:
         # nbgrader's add_submission trips a harmless SQLAlchemy autoflush warning
         warnings.filterwarnings("ignore", message=".*not in session.*")
         gb.update_or_create_student(result.student)
+        saved = manual_grades.save(gb, ASSIGNMENT, result.student)
         try:
             gb.remove_submission(ASSIGNMENT, result.student)
         except MissingEntry:
@@ -485,6 +506,9 @@ def merge_into_course(result: SubmissionResult, paths: GradingPaths) -> None:
             for grade in nb.grades:
                 if (nb.name, grade.name) in scores:
                     grade.auto_score = scores[(nb.name, grade.name)]
+                    grade.needs_manual_grade = False
+        manual_grades.restore(submission, saved, before, after)
+        _set_penalties(submission, result)
         gb.db.commit()
 
 
@@ -505,15 +529,19 @@ def grade_all(
     students: Iterable[str] | None = None,
     report: Callable[[SubmissionResult, bool], None] | None = None,
     sandboxed: bool = True,
+    policy: LatePolicy | None = None,
 ) -> dict[str, SubmissionResult]:
     """Grade every collected submission (or ``students``) with ``jobs`` parallel workers.
 
     ``report(result, skipped)`` is called as each submission finishes (for progress output).
     ``sandboxed=False`` grades without isolation (``--unsafe-no-sandbox``); every such result
-    says so. Raises SandboxUnavailable, saying what to do, when sandboxes cannot start here.
+    says so. ``policy`` (default: course.yml's) decides lateness, for skipped submissions too.
+    Raises SandboxUnavailable, saying what to do, when sandboxes cannot start here, and
+    PolicyError when course.yml cannot be used.
     """
     paths = paths or GradingPaths()
     limits = limits or Limits()
+    policy = policy or load_policy()
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     if sandboxed:
@@ -538,6 +566,8 @@ def grade_all(
         digest = grader + ":" + (submission_digest(folder) if folder.is_dir() else "none")
         old = previous.get(student)
         if not force and old is not None and old.digest == digest:
+            if _apply_lateness(old, manifest.get(student, {}), policy):
+                _record_lateness(old, paths)  # course.yml changed since it was graded
             results[student] = old
             if report:
                 report(old, True)
@@ -561,7 +591,7 @@ def grade_all(
                 result = SubmissionResult(student, FAILED, f"grader error: {exc}")
             result.digest = digest
             info = manifest.get(student, {})
-            result.late = bool(info.get("late"))
+            _apply_lateness(result, info, policy)
             malformed = [info["notebooks"][n] for n in info.get("malformed", [])]
             if malformed:
                 result.status = FAILED
@@ -573,6 +603,44 @@ def grade_all(
             if report:
                 report(result, False)
     return dict(sorted(results.items()))
+
+
+def _apply_lateness(result: SubmissionResult, info: dict, policy: LatePolicy) -> bool:
+    """Set the result's submission time, late flag and penalty from collect's record and the
+    policy; return whether anything changed."""
+    before = (result.submitted_at, result.late, result.late_days, result.late_fraction)
+    result.submitted_at = info.get("submitted_at", "")
+    lateness = policy.lateness(result.submitted_at)
+    result.late_days, result.late_fraction = lateness.days, lateness.fraction
+    # an LMS's own "late" mark counts too (Canvas and Moodle put it in the file names)
+    result.late = bool(info.get("late")) or lateness.days > 0
+    return before != (result.submitted_at, result.late, result.late_days, result.late_fraction)
+
+
+def _record_lateness(result: SubmissionResult, paths: GradingPaths) -> None:
+    """Rewrite a graded result whose lateness changed, and its penalty in the gradebook."""
+    if result.status != MISSING:
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(f"sqlite:///{paths.course_dirs.gradebook}", COURSE_ID) as gb:
+            try:
+                _set_penalties(gb.find_submission(ASSIGNMENT, result.student), result)
+            except MissingEntry:
+                pass
+            gb.db.commit()
+    (paths.results / f"{result.student}.json").write_text(result.to_json())
+
+
+def _set_penalties(submission: Any, result: SubmissionResult) -> None:
+    """Store the late penalty per notebook, where nbgrader's late-submission plugins put it."""
+    if result.submitted_at:
+        moment = datetime.fromisoformat(result.submitted_at).astimezone(timezone.utc)
+        submission.timestamp = moment.replace(tzinfo=None)  # nbgrader stores naive UTC
+    for nb in submission.notebooks:
+        # nbgrader's Grade.score, computed here: the column is stale before the commit
+        points = sum((g.auto_score if g.manual_score is None else g.manual_score) or 0.0
+                     for g in nb.grades)
+        nb.late_submission_penalty = result.late_fraction * points if result.late_days else None
 
 
 def _manifest(paths: GradingPaths) -> dict[str, dict]:

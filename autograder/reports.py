@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autograder import rubric
+from autograder import manual_grades, rubric
+from autograder.deadlines import LatePolicy, load_policy
 from autograder.grading import (
+    COURSE_ID,
     FAILED,
     GRADED,
     MISSING,
@@ -38,6 +40,7 @@ from autograder.grading import (
     SubmissionResult,
     load_results,
 )
+from autograder.manual_grades import ManualGrade, ungraded, written_score
 from autograder.sandbox.limits import Limits
 from autograder.submissions import lms_identity
 
@@ -52,6 +55,7 @@ CANVAS_FILE, GRADESCOPE_FILE, MOODLE_FILE = (
     "grades-canvas.csv", "grades-gradescope.csv", "grades-moodle.csv")
 
 Identities = dict[str, dict[str, str]]
+Manual = dict[str, list[ManualGrade]]  # student -> written-answer grades
 
 
 def _points(value: float) -> str:
@@ -68,6 +72,15 @@ def csv_columns() -> list[str]:
         "late",
         "score",
         "max_score",
+        "written_score",
+        "written_max",
+        "written_ungraded",
+        "total",
+        "total_max",
+        "submitted_at",
+        "late_days",
+        "late_penalty",
+        "final_score",
         "sandbox",
         "flags",
         "tests_not_run",
@@ -77,12 +90,16 @@ def csv_columns() -> list[str]:
 
 
 def csv_rows(
-    results: dict[str, SubmissionResult], identities: Identities | None = None
+    results: dict[str, SubmissionResult],
+    identities: Identities | None = None,
+    manual: Manual | None = None,
 ) -> list[dict[str, str]]:
-    """One row per student; ``identities`` (id -> LMS identity) fills the ``lms*`` columns."""
-    identities = identities or {}
+    """One row per student; ``identities`` (id -> LMS identity) fills the ``lms*`` columns,
+    ``manual`` (id -> written-answer grades) the ``written_*`` ones and the total."""
+    identities, manual = identities or {}, manual or {}
     rows = []
     for student, result in sorted(results.items()):
+        written = manual.get(student, [])
         by_cell = {c.grade_id: c.points for c in result.cells}
         who = identities.get(student, {})
         row = {
@@ -92,7 +109,18 @@ def csv_rows(
             "reason": result.reason,
             "late": "yes" if result.late else "no",
             "score": _points(result.score) if result.status != MISSING else "",
-            "max_score": _points(rubric.TOTAL),
+            "max_score": _points(rubric.AUTO_TOTAL),
+            "written_score": _points(written_score(written)) if result.status != MISSING else "",
+            "written_max": _points(rubric.MANUAL_TOTAL),
+            "written_ungraded": str(len(ungraded(written))) if result.status != MISSING else "",
+            "total": _points(result.score + written_score(written))
+            if result.status != MISSING else "",
+            "total_max": _points(rubric.TOTAL),
+            "submitted_at": result.submitted_at,
+            "late_days": str(result.late_days),
+            "late_penalty": _points(penalty(result, written)) if result.status != MISSING else "",
+            "final_score": _points(final_score(result, written))
+            if result.status != MISSING else "",
             "sandbox": result.sandbox if result.status != MISSING else "",
             "flags": " | ".join(result.flags),
             "tests_not_run": str(result.tests_not_run) if result.status != MISSING else "",
@@ -117,10 +145,11 @@ def _write_rows(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 
 
 def write_csv(
-    results: dict[str, SubmissionResult], path: Path, identities: Identities | None = None
+    results: dict[str, SubmissionResult], path: Path, identities: Identities | None = None,
+    manual: Manual | None = None,
 ) -> Path:
     columns = csv_columns()
-    rows = csv_rows(results, identities)
+    rows = csv_rows(results, identities, manual)
     return _write_rows(path, columns, [[row[c] for c in columns] for row in rows])
 
 
@@ -132,9 +161,20 @@ def write_csv(
 # plain folder has none of these and is written with what is known (the name), and said so.
 
 
-def upload_score(result: SubmissionResult) -> str:
-    """The score to upload: only a graded submission has one; a blank leaves the LMS as it is."""
-    return _points(result.score) if result.status == GRADED else ""
+def penalty(result: SubmissionResult, written: list[ManualGrade] | None = None) -> float:
+    """Points taken away for lateness: its share of the judge's and the written answers'."""
+    return result.late_fraction * (result.score + written_score(written or []))
+
+
+def final_score(result: SubmissionResult, written: list[ManualGrade] | None = None) -> float:
+    """The judge's points plus the written answers' graded so far, less the late penalty."""
+    return result.score + written_score(written or []) - penalty(result, written)
+
+
+def upload_score(result: SubmissionResult, written: list[ManualGrade] | None = None) -> str:
+    """The score to upload (:func:`final_score`): only a graded submission has one; a blank
+    leaves the LMS as it is."""
+    return _points(final_score(result, written)) if result.status == GRADED else ""
 
 
 def _unscored_note(results: dict[str, SubmissionResult]) -> list[str]:
@@ -143,6 +183,18 @@ def _unscored_note(results: dict[str, SubmissionResult]) -> list[str]:
         return []
     return [f"upload files: no score for {len(blank)} student(s), so the LMS keeps what it has; "
             f"grade them there by hand: {', '.join(blank)}"]
+
+
+def _ungraded_note(results: dict[str, SubmissionResult], manual: Manual) -> list[str]:
+    waiting = {s: len(ungraded(manual.get(s, []))) for s, r in sorted(results.items())
+               if r.status != MISSING}
+    waiting = {s: n for s, n in waiting.items() if n}
+    if not waiting:
+        return []
+    return [f"written answers: {sum(waiting.values())} still ungraded, for {len(waiting)} "
+            "student(s); their totals and uploads hold the points graded so far (grade them in "
+            "formgrader, then export again): "
+            + ", ".join(f"{s} ({n})" for s, n in waiting.items())]
 
 
 def _read_csv(path: Path, what: str) -> list[list[str]]:
@@ -209,7 +261,8 @@ def canvas_column(assignment: str | None, book: CanvasGradebook | None) -> str:
 
 
 def write_canvas(results: dict[str, SubmissionResult], identities: Identities, path: Path,
-                 column: str, book: CanvasGradebook | None = None) -> list[str]:
+                 column: str, book: CanvasGradebook | None = None,
+                 manual: Manual | None = None) -> list[str]:
     """``grades-canvas.csv`` for Canvas's Grades > Import; return notes for the TA.
 
     The layout is that of Canvas's own export (``lib/gradebook_exporter.rb``): ``Student, ID,
@@ -235,7 +288,7 @@ def write_canvas(results: dict[str, SubmissionResult], identities: Identities, p
         seen.add(canvas_id)
         rows.append([known.get("Student") or who.get("name") or student, canvas_id,
                      known.get("SIS User ID", ""), known.get("SIS Login ID", ""),
-                     known.get("Section", ""), upload_score(result)])
+                     known.get("Section", ""), upload_score(result, (manual or {}).get(student))])
     if no_id:
         notes.append(f"{path.name}: {len(no_id)} student(s) have no Canvas user id (not "
                      "collected from a Canvas download), so Canvas can only match them by name; "
@@ -253,7 +306,7 @@ GRADESCOPE_COLUMNS = ["Name", "SID", "Email", "Total Score", "Max Points", "Subm
 
 
 def write_gradescope(results: dict[str, SubmissionResult], identities: Identities,
-                     path: Path) -> list[str]:
+                     path: Path, manual: Manual | None = None) -> list[str]:
     """``grades-gradescope.csv``: the student columns of Gradescope's own grade export (Name,
     SID, Email), the score and the maximum, and the Gradescope submission id; return notes."""
     rows, unknown = [], []
@@ -262,7 +315,8 @@ def write_gradescope(results: dict[str, SubmissionResult], identities: Identitie
         if not (who.get("email") or who.get("sis_id")):
             unknown.append(student)
         rows.append([who.get("name") or student, who.get("sis_id", ""), who.get("email", ""),
-                     upload_score(result), _points(rubric.TOTAL), who.get("submission_id", "")])
+                     upload_score(result, (manual or {}).get(student)), _points(rubric.TOTAL),
+                     who.get("submission_id", "")])
     _write_rows(path, GRADESCOPE_COLUMNS, rows)
     notes = []
     if unknown:
@@ -280,7 +334,7 @@ MOODLE_COLUMNS = ["Identifier", "Full name", "Email address", "Grade", "Maximum 
 
 
 def write_moodle(results: dict[str, SubmissionResult], identities: Identities, path: Path,
-                 worksheet: Path | None = None) -> list[str]:
+                 worksheet: Path | None = None, manual: Manual | None = None) -> list[str]:
     """``grades-moodle.csv`` for Moodle's "Upload grading worksheet"; return notes.
 
     With ``worksheet`` (the one downloaded from Moodle) its rows are copied with only the Grade
@@ -301,7 +355,8 @@ def write_moodle(results: dict[str, SubmissionResult], identities: Identities, p
             who = identities.get(student, {})
             participant = who.get("user_id", "") if who.get("lms") == "moodle" else ""
             rows.append([f"Participant {participant}" if participant else "",
-                         who.get("name") or student, who.get("email", ""), upload_score(result),
+                         who.get("name") or student, who.get("email", ""),
+                         upload_score(result, (manual or {}).get(student)),
                          _points(rubric.TOTAL), ""])
         _write_rows(path, MOODLE_COLUMNS, rows)
         notes.append(f"{path.name}: no Moodle worksheet given, so its 'Last modified (grade)' is "
@@ -322,7 +377,8 @@ def write_moodle(results: dict[str, SubmissionResult], identities: Identities, p
             participant = row[ident].removeprefix("Participant").strip()
             if participant in ours:
                 found.add(participant)
-                row[grade] = upload_score(ours[participant][1]) or row[grade]
+                student, result = ours[participant]
+                row[grade] = upload_score(result, (manual or {}).get(student)) or row[grade]
         _write_rows(path, header, rows[1:])
         absent = sorted(ours[p][0] for p in ours if p not in found)
         if absent:
@@ -347,9 +403,9 @@ def score_histogram(scores: list[float]) -> Figure:
     from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.hist(scores, bins=range(0, rubric.TOTAL + 6, 5), color="#4472c4", edgecolor="white")
+    ax.hist(scores, bins=range(0, rubric.AUTO_TOTAL + 6, 5), color="#4472c4", edgecolor="white")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of students: no half-students
-    ax.set_xlabel("score")
+    ax.set_xlabel(f"score from the hidden tests (out of {rubric.AUTO_TOTAL})")
     ax.set_ylabel("students")
     ax.set_title(f"Scores ({len(scores)} submissions)")
     fig.tight_layout()
@@ -387,14 +443,19 @@ def _plots(results: dict[str, SubmissionResult], folder: Path) -> list[str]:
     return names
 
 
-def _report_row(student: str, r: SubmissionResult) -> str:
+def _report_row(student: str, r: SubmissionResult, written: list[ManualGrade]) -> str:
     sid, status = html.escape(student), html.escape(r.status)
     score = "" if r.status == MISSING else _points(r.score)
+    waiting = len(ungraded(written))
+    written_cell = "" if r.status == MISSING else (
+        f"{_points(written_score(written))}" + (f" ({waiting} ungraded)" if waiting else ""))
+    total = "" if r.status == MISSING else _points(r.score + written_score(written))
     unsandboxed = " <b>unsandboxed</b>" if r.status != MISSING and r.sandbox == "none" else ""
     flags = f"<a href='#flags-{sid}'>{len(r.flags)} to review</a>" if r.flags else ""
     return (
         f"<tr class='{status}'><td>{sid}</td><td>{status}{unsandboxed}</td><td>{score}</td>"
-        f"<td>{'late' if r.late else ''}</td><td>{html.escape(r.reason)}{_regrade(r)}</td>"
+        f"<td>{written_cell}</td><td>{total}</td><td>{html.escape(_late(r))}</td>"
+        f"<td>{html.escape(r.reason)}{_regrade(r)}</td>"
         f"<td>{flags}</td>"
         f"<td><a href='feedback/{sid}.html'>feedback</a></td></tr>"
     )
@@ -411,6 +472,10 @@ def _limits_line(results: dict[str, SubmissionResult]) -> str:
         return f"<p>Graded under these limits: {html.escape(next(iter(seen)))}.</p>"
     return "".join(f"<p>{len(who)} graded under: {html.escape(limits)}.</p>"
                    for limits, who in seen.items())
+
+
+def _late(r: SubmissionResult) -> str:
+    return r.lateness or ("late (LMS)" if r.late else "")
 
 
 def _regrade(r: SubmissionResult) -> str:
@@ -439,27 +504,34 @@ def _flag_section(results: dict[str, SubmissionResult]) -> str:
     )
 
 
-def write_report(results: dict[str, SubmissionResult], folder: Path) -> Path:
-    """``index.html``: counts per status, the grade table (one row per student), then the plots.
+def write_report(results: dict[str, SubmissionResult], folder: Path,
+                 manual: Manual | None = None, late_rule: str = "") -> Path:
+    """``index.html``: counts per status, the grade table (one row per student: the judge's
+    points, the written answers' manual points, the total), then the plots.
 
     The table comes first because it is what a TA opens the page for; the plots are long.
     """
+    manual = manual or {}
     folder.mkdir(parents=True, exist_ok=True)
     images = _plots(results, folder)
     counts = {s: sum(r.status == s for r in results.values()) for s in STATUSES}
     late = sum(r.late for r in results.values())
-    rows = "\n".join(_report_row(s, r) for s, r in sorted(results.items()))
+    rows = "\n".join(_report_row(s, r, manual.get(s, [])) for s, r in sorted(results.items()))
+    waiting = sum(len(ungraded(manual.get(s, []))) for s, r in results.items()
+                  if r.status != MISSING)
     summary = ", ".join(f"{n} {s}" for s, n in counts.items()) + f", {late} late"
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{rubric.ASSIGNMENT} grading report</title>
 <style>body{{font-family:sans-serif;margin:2em}} td,th{{padding:2px 8px;text-align:left}}
 tr.failed-to-grade{{background:#fde9e7}} tr.missing{{background:#eee}}</style></head>
 <body><h1>Assignment {rubric.ASSIGNMENT}: grading report</h1>
-<p>{len(results)} students: {summary}. Maximum score {rubric.TOTAL}.</p>
-<p>{html.escape(POINTS_RULE)}</p>
+<p>{len(results)} students: {summary}. Maximum score {rubric.TOTAL}: {rubric.AUTO_TOTAL} from
+the hidden tests (score) and {rubric.MANUAL_TOTAL} from the written answers, graded by TAs in
+nbgrader's formgrader (written). Written answers still ungraded: {waiting}.</p>
+<p>{html.escape(POINTS_RULE)} {html.escape(late_rule)}</p>
 {_limits_line(results)}
-<table><tr><th>student</th><th>status</th><th>score</th><th>late</th><th>reason</th><th>flags</th>
-<th></th></tr>
+<table><tr><th>student</th><th>status</th><th>score</th><th>written</th><th>total</th><th>late</th>
+<th>reason</th><th>flags</th><th></th></tr>
 {rows}
 </table>
 {_flag_section(results)}
@@ -488,6 +560,7 @@ def export_all(
     canvas_assignment: str | None = None,
     canvas_gradebook: Path | None = None,
     moodle_worksheet: Path | None = None,
+    policy: LatePolicy | None = None,
 ) -> Exported:
     """Write grades.csv, the LMS upload files beside it, and the report, from the saved results.
 
@@ -518,19 +591,22 @@ def export_all(
     if moodle_worksheet:
         _read_csv(moodle_worksheet, "Moodle grading worksheet")  # fail before writing anything
     identities = lms_identity(paths)
-    csv_file = write_csv(results, csv_path or paths.root / "grades.csv", identities)
+    manual = manual_grades.for_results(f"sqlite:///{paths.course_dirs.gradebook}", COURSE_ID,
+                                        results)
+    csv_file = write_csv(results, csv_path or paths.root / "grades.csv", identities, manual)
     folder = csv_file.parent
     # Notes about an LMS's file only when its students are here or the TA asked for it: a
     # Canvas-only class needs no word on Moodle participant ids.
     used = {identities.get(s, {}).get("lms", "") for s in results}
-    canvas_notes = write_canvas(results, identities, folder / CANVAS_FILE, column, book)
+    canvas_notes = write_canvas(results, identities, folder / CANVAS_FILE, column, book, manual)
     if column == rubric.ASSIGNMENT:
         canvas_notes.insert(0, (
             f"{CANVAS_FILE}: its column {column!r} has no Canvas assignment id, so Canvas "
             "matches it by title or makes a new assignment; pass --canvas-assignment ID (the "
             "number in the assignment's address) or --canvas-gradebook EXPORT.csv"))
-    gradescope_notes = write_gradescope(results, identities, folder / GRADESCOPE_FILE)
-    moodle_notes = write_moodle(results, identities, folder / MOODLE_FILE, moodle_worksheet)
+    gradescope_notes = write_gradescope(results, identities, folder / GRADESCOPE_FILE, manual)
+    moodle_notes = write_moodle(results, identities, folder / MOODLE_FILE, moodle_worksheet,
+                                manual)
     notes += canvas_notes if "canvas" in used or canvas_assignment or book else []
     notes += gradescope_notes if "gradescope" in used else []
     notes += moodle_notes if "moodle" in used or moodle_worksheet else []
@@ -538,7 +614,9 @@ def export_all(
         notes.append("upload files: no student was collected from an LMS download, so they hold "
                      "names only, which an LMS may not match; collect the LMS's own download")
     notes += _unscored_note(results)
-    report = write_report(results, paths.root / "report")
+    notes += _ungraded_note(results, manual)
+    report = write_report(results, paths.root / "report", manual,
+                          (policy or load_policy()).describe())
     uploads = [folder / name for name in (CANVAS_FILE, GRADESCOPE_FILE, MOODLE_FILE)]
     return Exported(csv_file, report, uploads, notes)
 

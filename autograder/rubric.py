@@ -1,8 +1,12 @@
 """Points for assignment a2: the one place where they are decided.
 
-Each key is a notebook of ``solutions/a2/``; each inner key the ``grade_id`` of one autograded test
-cell; each value its points. ``tests/test_rubric.py`` checks that the notebooks' nbgrader metadata
-carries exactly these points and that they total 100.
+``POINTS``: each key is a notebook of ``solutions/a2/``; each inner key the ``grade_id`` of one
+autograded test cell; each value its points (the judge decides them; 100 in all).
+
+``MANUAL_POINTS``: the same for the written answers (the inline questions), manually graded
+answer cells that TAs grade in nbgrader's formgrader with the rubric written in the source
+notebook. ``autograder.student_release.rubric_mismatches`` checks that the notebooks' nbgrader
+metadata carries exactly these points; the release refuses to build otherwise.
 """
 
 ASSIGNMENT = "a2"
@@ -59,4 +63,43 @@ POINTS: dict[str, dict[str, int]] = {
     },
 }
 
-TOTAL = sum(sum(cells.values()) for cells in POINTS.values())
+MANUAL_POINTS: dict[str, dict[str, int]] = {
+    "01_flat_backprop": {
+        "inline_question_1": 2,
+        "inline_question_2": 2,
+        "inline_question_3": 2,
+        "inline_question_4": 2,
+        "inline_question_5": 2,
+        "inline_question_6": 2,
+    },
+    "02_jacobian_free_gradients": {
+        "inline_question_1": 2,
+        "inline_question_2": 2,
+        "inline_question_3": 2,
+        "inline_question_4": 2,
+    },
+    "03_modular_backprop": {
+        "inline_question_1": 2,
+        "inline_question_2": 2,
+        "inline_question_3": 2,
+        "inline_question_4": 2,
+        "inline_question_5": 2,
+        "inline_question_6": 2,
+    },
+    "04_dropout": {
+        "inline_question_1": 2,
+        "inline_question_2": 2,
+        "inline_question_3": 2,
+    },
+    "05_conv_nets": {
+        "inline_question_1": 2,
+        "inline_question_2": 2,
+        "inline_question_3": 2,
+        "inline_question_4": 2,
+        "inline_question_5": 2,
+    },
+}
+
+AUTO_TOTAL = sum(sum(cells.values()) for cells in POINTS.values())
+MANUAL_TOTAL = sum(sum(cells.values()) for cells in MANUAL_POINTS.values())
+TOTAL = AUTO_TOTAL + MANUAL_TOTAL

@@ -21,13 +21,14 @@ class ReleaseError(RuntimeError):
     """The release could not be generated, or it leaks; the message says what to fix."""
 
 
-def notebook_points(notebook: Path) -> dict[str, float]:
-    """grade_id -> points of every autograded test cell of a notebook."""
+def notebook_points(notebook: Path, *, manual: bool = False) -> dict[str, float]:
+    """grade_id -> points of every autograded test cell of a notebook (``manual``: of every
+    manually graded answer cell instead)."""
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     points = {}
     for cell in nb["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution"):
+        if meta.get("grade") and bool(meta.get("solution")) == manual:
             points[meta["grade_id"]] = meta.get("points", 0)
     return points
 
@@ -42,14 +43,16 @@ def rubric_mismatches(source_dir: Path = SOURCE_DIR) -> list[str]:
     for name in sorted(found - set(rubric.POINTS)):
         problems.append(f"{name}.ipynb is in {folder} but not in autograder/rubric.py")
     for name in sorted(found & set(rubric.POINTS)):
-        have = notebook_points(folder / f"{name}.ipynb")
-        want = rubric.POINTS[name]
-        for grade_id in sorted(set(have) | set(want)):
-            if have.get(grade_id) != want.get(grade_id):
-                problems.append(
-                    f"{name}: test cell {grade_id!r} has {have.get(grade_id)} points in the "
-                    f"notebook but {want.get(grade_id)} in autograder/rubric.py"
-                )
+        for manual, kind, table in ((False, "test cell", rubric.POINTS),
+                                    (True, "written answer", rubric.MANUAL_POINTS)):
+            have = notebook_points(folder / f"{name}.ipynb", manual=manual)
+            want = table.get(name, {})
+            for grade_id in sorted(set(have) | set(want)):
+                if have.get(grade_id) != want.get(grade_id):
+                    problems.append(
+                        f"{name}: {kind} {grade_id!r} has {have.get(grade_id)} points in the "
+                        f"notebook but {want.get(grade_id)} in autograder/rubric.py"
+                    )
     return problems
 
 

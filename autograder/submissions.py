@@ -62,6 +62,7 @@ import shutil
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from autograder.course import ASSIGNMENT, RELEASE_DIR
@@ -115,6 +116,9 @@ class StudentReport:
     key: str = ""
     digest: str = ""
     collected_from: str = ""
+    # When the student handed it in (ISO 8601, UTC): Gradescope's created_at, else the newest
+    # timestamp of the notebooks in the download (a zip entry's time, or a file's mtime).
+    submitted_at: str = ""
     # this collect only: "added", "unchanged" (already collected, same notebooks) or
     # "not collected" (already collected with other notebooks; the earlier ones are kept)
     status: str = "added"
@@ -258,7 +262,7 @@ def repair_duplicates(notebook: dict) -> list[str]:
         if len(where) < 2:
             continue
         meta = notebook["cells"][where[0]]["metadata"]["nbgrader"]
-        is_answer = meta.get("solution") and not meta.get("grade")
+        is_answer = bool(meta.get("solution"))  # code and written answers: the student's text
         keep = where[-1] if is_answer else where[0]
         for index in where:
             if index != keep:
@@ -307,11 +311,13 @@ class _File:
     size: int
     read: Callable[[], bytes]
     disk: Path | None = None  # where it lies, when it is not inside a zip
+    modified: datetime | None = None  # a zip entry's time (zips keep no zone: taken as UTC)
 
 
 def _zip_files(archive: zipfile.ZipFile) -> list[_File]:
     return [
-        _File(info.filename, info.file_size, lambda a=archive, i=info: a.read(i))
+        _File(info.filename, info.file_size, lambda a=archive, i=info: a.read(i),
+              modified=datetime(*info.date_time, tzinfo=timezone.utc))
         for info in archive.infolist()
         if not info.is_dir()
     ]
@@ -324,7 +330,9 @@ def _folder_files(folder: Path, skipped: list[str], dirs: set[str]) -> list[_Fil
         if path.is_symlink():  # a link could point anywhere on this machine: never follow it
             skipped.append(f"skipped {relative}: a symbolic link, not a file")
         elif path.is_file():
-            files.append(_File(relative, path.stat().st_size, path.read_bytes, path))
+            stat = path.stat()
+            files.append(_File(relative, stat.st_size, path.read_bytes, path,
+                               datetime.fromtimestamp(stat.st_mtime, tz=timezone.utc)))
         elif path.parent == folder:
             dirs.add(relative)
     return files
@@ -397,6 +405,7 @@ class _Candidate:
     late: bool = False
     entries: list[str] = field(default_factory=list)
     files: list[tuple[str, _File]] = field(default_factory=list)  # (name shown, file)
+    submitted_at: datetime | None = None  # what the LMS says (Gradescope), else None
     notes: list[str] = field(default_factory=list)
 
 
@@ -513,6 +522,17 @@ def _field(record: dict, name: str) -> str:
     return "" if value is None else str(value)
 
 
+def _gradescope_time(text: str) -> datetime | None:
+    """Gradescope's ``:created_at:`` (``2026-11-22 15:04:05.123456000 -0800``), in UTC."""
+    match = re.match(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.\d+)?\s*(Z|[+-]\d\d:?\d\d)?$",
+                     text.strip())
+    if not match:
+        return None
+    day, clock, zone = match.groups()
+    zone = "+00:00" if zone in (None, "Z") else f"{zone[:3]}:{zone[-2:]}"  # 3.10 needs the colon
+    return datetime.fromisoformat(f"{day}T{clock}{zone}").astimezone(timezone.utc)
+
+
 def _gradescope_candidates(files: list[_File], root: str,
                            skipped: list[str]) -> list[_Candidate]:
     metadata_file = next(f for f in files if f.path == root + GRADESCOPE_METADATA)
@@ -548,6 +568,7 @@ def _gradescope_candidates(files: list[_File], root: str,
                             email=email, submission_id=submission_id)
             base = slug(identity["name"]) or slug(email.split("@")[0]) or slug(sid) or "unknown"
             candidate = _candidate(identity, f"gradescope:{email or sid or who}", base)
+            candidate.submitted_at = _gradescope_time(_field(record, "created_at"))
             candidate.entries.append(entry)
             for f in entry_files:
                 inner = f.path.split("/", 1)[1] if "/" in f.path else f.path
@@ -630,10 +651,12 @@ def _expand(files: list[tuple[str, _File]], stack: contextlib.ExitStack, problem
 
 
 def _notebooks(candidate: _Candidate,
-               problems: list[str]) -> tuple[list[tuple[str, bytes]], str]:
-    """(name, bytes) of each notebook handed in, and a digest of them all (what "the same
-    submission" means when a student is seen again)."""
+               problems: list[str]) -> tuple[list[tuple[str, bytes]], str, str]:
+    """(name, bytes) of each notebook handed in, a digest of them all (what "the same
+    submission" means when a student is seen again) and when it was handed in (ISO 8601, UTC;
+    "" when nothing tells)."""
     notebooks = []
+    times = []
     digest = hashlib.sha256()
     with contextlib.ExitStack() as stack:  # this student's zips are closed before the next's
         for name, f in _expand(candidate.files, stack, problems):
@@ -646,7 +669,10 @@ def _notebooks(candidate: _Candidate,
             data = f.read()
             notebooks.append((name, data))
             digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    return notebooks, digest.hexdigest()
+            if f.modified is not None:
+                times.append(f.modified)
+    when = candidate.submitted_at or (max(times) if times else None)
+    return notebooks, digest.hexdigest(), when.isoformat() if when else ""
 
 
 def _write_notebooks(report: StudentReport, notebooks: list[tuple[str, bytes]],
@@ -788,11 +814,11 @@ def _collect(candidates: list[_Candidate], src: Path, paths: GradingPaths,
     try:
         for candidate in sorted(candidates, key=lambda c: (c.base_id, c.key)):
             problems = list(candidate.notes)
-            notebooks, digest = _notebooks(candidate, problems)
+            notebooks, digest, submitted_at = _notebooks(candidate, problems)
             report = StudentReport(
                 source=", ".join(candidate.entries), late=candidate.late, problems=problems,
                 lms=candidate.identity, key=candidate.key, digest=digest,
-                collected_from=str(src.resolve()),
+                collected_from=str(src.resolve()), submitted_at=submitted_at,
             )
             if owner.get(candidate.key) in added:  # e.g. one student in two Gradescope groups
                 collection.notes.append(

@@ -41,7 +41,7 @@ from typing import Any
 
 from cs231kit.run_mode import being_graded
 
-STUB_MARKERS = ("raise NotImplementedError()", "YOUR CODE HERE")
+STUB_MARKERS = ("raise NotImplementedError()", "YOUR CODE HERE", "YOUR ANSWER HERE")
 # Set while the notebooks run inside the check, so a check() cell does not start another check.
 NESTED_ENV = "CS231KIT_SUBMISSION_CHECK"
 # The environment of the kernels the check starts (None: removed): see run_notebook.
@@ -179,7 +179,8 @@ def check_structure(path: Path) -> NotebookReport:
             )
             continue
         seen[grade_id] = index
-        is_answer = meta.get("solution") and not meta.get("grade")
+        # Answer cells: code answers, and written answers (manually graded: grade and solution)
+        is_answer = bool(meta.get("solution"))
         if is_answer and any(marker in _source(cell) for marker in STUB_MARKERS):
             report.problems.append(f"answer cell {grade_id!r} (cell {index}) is not filled in yet")
         stored = meta.get("checksum")

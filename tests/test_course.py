@@ -67,7 +67,8 @@ def graded(tmp_path_factory):
 
 
 def test_rubric_totals_100_and_matches_notebooks():
-    assert rubric.TOTAL == 100
+    assert rubric.AUTO_TOTAL == 100
+    assert rubric.TOTAL == rubric.AUTO_TOTAL + rubric.MANUAL_TOTAL
     assert rubric_mismatches() == []
 
 
