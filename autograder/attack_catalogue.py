@@ -5,7 +5,8 @@ wrong, plus code that tries to raise its own grade, lower another student's, cha
 or escape the sandbox. Graded like any submission, each must:
 
 * gain nothing: score exactly what its honest answers earn (``honest_points``);
-* be flagged (or failed) with the reason (``evidence``, a phrase of a flag or of the reason);
+* be flagged (or failed) with the reason (``evidence``, a phrase of a flag, of the reason or of
+  the judge's verdict on the test it attacked);
 * end within its time limit, and leave the course gradebook, the repository and every other
   submission's results unchanged.
 
@@ -42,7 +43,7 @@ class Attack:
     student: str  # the submission's id
     what: str  # the attack, in words
     stopped_by: str  # what defeats it
-    evidence: str  # a phrase the flags or the reason must contain
+    evidence: str  # a phrase the flags, the reason or the judge's verdict must contain
     build: Callable[[dict[str, dict], dict[str, dict], Targets], dict[str, dict]]
     honest_points: float = 0.0
     status: str = "graded"

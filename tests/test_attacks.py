@@ -31,7 +31,8 @@ TIME_LIMIT_S = 2 * ATTACK_LIMITS_S["notebook_timeout_s"] + 30
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.student)
 def test_attack_gains_nothing_and_is_flagged(course_grading, attack):
     result = course_grading["results"][attack.student]
-    evidence = "\n".join([result.reason, *result.flags])
+    evidence = "\n".join([result.reason, *result.flags,
+                          *(c.message for c in result.cells if not c.passed)])
     assert result.score == attack.honest_points, (
         f"{attack.student} scored {result.score}: "
         + "; ".join(f"{c.grade_id} {c.points}" for c in result.cells if c.points)

@@ -119,7 +119,8 @@ def judge_all(
     """Hand every hidden test of ``notebook`` (value tests included) what its cell hands in,
     looked up in ``module``, to one judge session with ``secret``.
 
-    Returns (test id -> the judge's failure message, or None when it passed; protocol errors).
+    Returns (test id -> the judge's failure message, or None when it passed; protocol errors
+    and the judge's notes for a TA, together: honest code, right or wrong, causes neither).
     """
     session = JudgeSession(secret=secret)
     connection = LocalConnection(session)
@@ -131,7 +132,7 @@ def judge_all(
             verdicts[test_id] = str(failure) or "(no message)"
         else:
             verdicts[test_id] = None
-    return verdicts, session.protocol_errors
+    return verdicts, session.protocol_errors + session.notes
 
 
 def judge_mutated(module: ModuleType, notebook: str, secret: int) -> dict[str, str | None]:

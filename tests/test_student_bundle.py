@@ -46,6 +46,13 @@ def test_the_bundle_holds_the_notebooks_the_wheel_and_the_student_files(bundle):
     assert {p for p in packaged if not p.endswith(".dist-info")} == {"cs231kit"}
 
 
+def test_the_student_extra_brings_jupyterlab():
+    from importlib.metadata import requires
+
+    wanted = [r for r in requires("cs231kit") or [] if 'extra == "student"' in r]
+    assert any(r.startswith("jupyterlab") for r in wanted), wanted
+
+
 def test_the_bundle_holds_no_solution_hidden_test_or_reference(bundle):
     assert bundle_leaks(bundle) == []
     files = " ".join(names(bundle))
