@@ -34,18 +34,19 @@ import numpy as np
 # which lives with the tests (students write their own naive layers).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.naive_layers import (  # noqa: E402
+    conv_backward_naive,
+    conv_forward_naive,
+    max_pool_backward_naive,
+    max_pool_forward_naive,
+)
+
 from cs231kit.batch_threads import blas_threads_limited_per_chunk, worker_count  # noqa: E402
 from cs231kit.fast_layers import (  # noqa: E402
     conv_backward_fast,
     conv_forward_fast,
     max_pool_backward_fast,
     max_pool_forward_fast,
-)
-from tests.naive_layers import (  # noqa: E402
-    conv_backward_naive,
-    conv_forward_naive,
-    max_pool_backward_naive,
-    max_pool_forward_naive,
 )
 
 # (name, x shape, w shape, stride, pad) for part (b): the course's layer shapes.

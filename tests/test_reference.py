@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from autograder.reference import conv_layers, layers
 from autograder.reference.models import FullyConnectedNet, ThreeLayerConvNet
 from autograder.reference.optim import adam, rmsprop, sgd_momentum
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cs231kit import tolerances
 from cs231kit.fast_layers import (
     conv_backward_fast,

@@ -26,7 +26,6 @@ from autograder.sandbox.launch import SANDBOX_UID_BASE, claim_uid
 from autograder.sandbox.limits import Limits
 
 
-
 def test_sandboxes_work_here():
     """Grading refuses without a sandbox; the test machine must have one (.ci/run installs it)."""
     assert preflight() is None
