@@ -35,10 +35,11 @@ import time
 import uuid
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from autograder.course import CourseDirs
 from autograder.grading import GradingPaths, SubmissionResult, grade_one, grader_digest
@@ -98,11 +99,13 @@ class Job:
 
 @dataclass
 class Graded:
-    """A task's answer: the result and the autograded notebooks (path under
-    ``autograded/<student>/`` -> bytes)."""
+    """A task's answer: the result, the autograded notebooks (path under
+    ``autograded/<student>/`` -> bytes) and the grading logs (name -> bytes, for
+    ``grading/work/<student>/``; empty when grading happened there)."""
 
     result: SubmissionResult
     autograded: dict[str, bytes] = field(default_factory=dict)
+    logs: dict[str, bytes] = field(default_factory=dict)
     worker: str = ""
 
 
@@ -165,7 +168,20 @@ def grade_job(job: Job, template: Template) -> Graded:
         template_db = template.unpack(paths.template)
         _write_tree(paths.submitted / job.student, job.files)
         result = grade_one(job.student, paths, template_db, job.limits, sandboxed=job.sandboxed)
-        return Graded(result, autograded_files(paths.work, job.student), worker=host)
+        return Graded(result, autograded_files(paths.work, job.student),
+                      logs=_logs(paths.work / job.student), worker=host)
+
+
+LOG_LIMIT = 2**20  # the end of each log is what tells why
+
+
+def _logs(folder: Path) -> dict[str, bytes]:
+    logs = {}
+    for name in ("nbgrader.log", "worker.log"):
+        if (folder / name).is_file():
+            data = (folder / name).read_bytes()
+            logs[name] = data[-LOG_LIMIT:]
+    return logs
 
 
 # --- the engines, in the client ---------------------------------------------------------------
@@ -193,7 +209,7 @@ class ThreadsEngine:
         return self.jobs
 
     def run(self, students: list[str], make_job: Callable[[str], Job],
-            template_db: Path) -> Iterator[Outcome]:
+            template_db: Path) -> Generator[Outcome, None, None]:
         done: queue.Queue[Outcome] = queue.Queue()
         pending = deque(students)
         running = 0
@@ -231,11 +247,11 @@ class DaskEngine:
         self.jobs = jobs
         self.scheduler = scheduler
         self.max_tries = max_tries
-        self.cluster = None
-        self.client = None
+        self.cluster: Any = None
+        self.client: Any = None
         self.description = ""
         self.dashboard = ""
-        self._config = None
+        self._config: Any = None
 
     def __enter__(self) -> DaskEngine:
         try:
@@ -320,7 +336,7 @@ class DaskEngine:
         return max(1, sum(w.get("nthreads", 1) for w in workers))
 
     def run(self, students: list[str], make_job: Callable[[str], Job],
-            template_db: Path) -> Iterator[Outcome]:
+            template_db: Path) -> Generator[Outcome, None, None]:
         from distributed import KilledWorker, as_completed
 
         assert self.client is not None
@@ -378,15 +394,21 @@ class WorkerDied(RuntimeError):
     """Every try of a task ended with its worker dead."""
 
 
+def check_choice(kind: str, scheduler: str | None) -> None:
+    """Raise ValueError for an engine that does not exist or cannot use ``scheduler``."""
+    if kind not in ENGINES:
+        raise ValueError(f"unknown engine {kind!r}: one of {', '.join(ENGINES)}")
+    if scheduler and kind != "dask":
+        raise ValueError("--scheduler needs --engine dask")
+
+
 def open_engine(kind: str, jobs: int, paths: GradingPaths, *, scheduler: str | None = None,
                 max_tries: int = 3) -> ThreadsEngine | DaskEngine:
+    """The engine, not started yet (``with`` starts it)."""
+    check_choice(kind, scheduler)
     if kind == "threads":
-        if scheduler:
-            raise ValueError("--scheduler needs --engine dask")
         return ThreadsEngine(jobs, paths)
-    if kind == "dask":
-        return DaskEngine(jobs, scheduler, max_tries)
-    raise ValueError(f"unknown engine {kind!r}: one of {', '.join(ENGINES)}")
+    return DaskEngine(jobs, scheduler, max_tries)
 
 
 def local_limits(limits: Limits, jobs: int, scheduler: str | None) -> Limits:

@@ -381,8 +381,10 @@ def _log_reason(log_text: str, notebook: str | None = None) -> str:
     return lines[-1].strip()[-200:] if lines else "see grading/work log"
 
 
-def record(result: SubmissionResult, autograded: dict[str, bytes], paths: GradingPaths) -> None:
-    """Record one submission's outcome; only the client calls this.
+def record(result: SubmissionResult, autograded: dict[str, bytes], paths: GradingPaths,
+           logs: dict[str, bytes] | None = None) -> None:
+    """Record one submission's outcome; only the client calls this. ``logs`` (name -> bytes),
+    from a worker elsewhere, go to ``grading/work/<student>/``.
 
     In this order: its autograded notebooks (swapped in whole), its grades in the course
     gradebook (one transaction), then its result file, last and atomically (written aside, then
@@ -390,6 +392,9 @@ def record(result: SubmissionResult, autograded: dict[str, bytes], paths: Gradin
     that, a rerun grades it again and replaces what was written, so nothing counts twice.
     """
     student = result.student
+    for name, data in (logs or {}).items():
+        (paths.work / student).mkdir(parents=True, exist_ok=True)
+        (paths.work / student / Path(name).name).write_bytes(data)
     dest = paths.course_dirs.autograded / student
     if autograded:
         partial = dest.with_name(f".{student}.partial")
@@ -474,7 +479,7 @@ def grade_all(
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     if max_tries < 1:
         raise ValueError(f"max_tries must be at least 1, got {max_tries}")
-    runner = engines.open_engine(engine, jobs, paths, scheduler=scheduler, max_tries=max_tries)
+    engines.check_choice(engine, scheduler)
     if sandboxed and not scheduler:
         problem = preflight()
         if problem:
@@ -509,7 +514,10 @@ def grade_all(
     if not digests:
         return dict(sorted(results.items()))
 
-    limits = engines.local_limits(limits, jobs, scheduler)
+    workers = min(jobs, len(digests))  # no idle local workers to start
+    limits = engines.local_limits(limits, workers, scheduler)
+    runner = engines.open_engine(engine, workers, paths, scheduler=scheduler,
+                                 max_tries=max_tries)
 
     def make_job(student: str) -> engines.Job:
         files = engines.submission_files(paths, student) if engine == "dask" else {}
@@ -528,9 +536,9 @@ def grade_all(
                     outcome, engines.Graded | Exception
                 ):
                     raise outcome
+                logs: dict[str, bytes] = {}
                 if isinstance(outcome, engines.Graded):
-                    result = outcome.result
-                    autograded = outcome.autograded
+                    result, autograded, logs = outcome.result, outcome.autograded, outcome.logs
                 else:  # the grader itself broke, or its worker kept dying: say so, keep going
                     reason = (str(outcome) if isinstance(outcome, engines.WorkerDied)
                               else f"grader error: {outcome}")
@@ -543,7 +551,7 @@ def grade_all(
                     result.status = FAILED
                     result.reason = "; ".join([*malformed, *filter(None, [result.reason])])
                 with _interrupts_deferred():
-                    record(result, autograded, paths)
+                    record(result, autograded, paths, logs)
                 results[job.student] = result
                 if report:
                     report(result, False)
