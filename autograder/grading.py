@@ -427,18 +427,25 @@ def load_results(paths: GradingPaths) -> dict[str, SubmissionResult]:
 
 @contextmanager
 def _interrupts_deferred() -> Iterator[None]:
-    """Ctrl-C waits until the block is done (recording one submission is all or nothing)."""
+    """Ctrl-C (or a SIGTERM the caller turned into KeyboardInterrupt) waits until the block is
+    done: recording one submission is all or nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    previous = {signum: signal.signal(signum, lambda signum, frame: caught.append(signum))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if caught:
-            raise KeyboardInterrupt
+            handler = previous[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)
+            elif handler == signal.SIG_DFL:
+                raise KeyboardInterrupt
 
 
 def grade_all(

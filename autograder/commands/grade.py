@@ -7,13 +7,16 @@ flags for a TA are listed with it.
 The tasks run on Dask: a local cluster of --jobs worker processes, or an existing cluster
 (--scheduler tcp://host:8786, e.g. on SLURM or Kubernetes). The gradebook is grading/gradebook.db
 or any database nbgrader accepts (--db postgresql+psycopg://user@host/db for several graders at
-once). Interrupted (Ctrl-C), run the same command again: what was recorded is skipped.
+once). Interrupted (Ctrl-C, or SIGTERM from a batch system), run the same command again: what was
+recorded is skipped.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import threading
 
 from autograder.engine import ENGINES, EngineUnavailable, WorkerUnfit
 from autograder.gradebook import GradebookUnavailable, redact
@@ -111,7 +114,13 @@ def limits_from(args: argparse.Namespace) -> Limits:
     )
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # a batch system stopping the job: stop as on Ctrl-C
+
+
 def run(args: argparse.Namespace) -> int:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
     if args.unsafe_no_sandbox:
         print(f"WARNING: grading without a sandbox. {UNPROTECTED}", flush=True)
     paths = GradingPaths() if args.db is None else GradingPaths(db_url=args.db)
