@@ -16,6 +16,12 @@ $(BIN)/.installed: pyproject.toml
 	  (apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
 	   (apt-get update -qq >/dev/null && apt-get install -y -qq bubblewrap >/dev/null)); } || \
 	  echo "note: bubblewrap (bwrap) is not installed; grading will ask for it (apt-get install bubblewrap)"
+	@# The gradebook tests start a PostgreSQL server of their own: install its binaries likewise.
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get install -y -qq postgresql >/dev/null 2>&1 || \
+	   (apt-get update -qq >/dev/null && apt-get install -y -qq postgresql >/dev/null)); } || \
+	  echo "note: PostgreSQL is not installed; its gradebook tests are skipped (apt-get install postgresql)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[grader,dev]'

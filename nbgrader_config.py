@@ -28,9 +28,13 @@ c.CourseDirectory.release_directory = "assignments"
 c.CourseDirectory.submitted_directory = "grading/submitted"
 c.CourseDirectory.autograded_directory = "grading/autograded"
 c.CourseDirectory.feedback_directory = "grading/feedback"
+# The gradebook: $CS231KIT_DB_URL (any SQLAlchemy URL, e.g. a shared PostgreSQL database; read from
+# the environment so that no password shows on a command line), else grading/gradebook.db.
 # sqlite cannot create the folder that holds its file.
 (ROOT / "grading").mkdir(exist_ok=True)
-c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'grading' / 'gradebook.db'}"
+c.CourseDirectory.db_url = (
+    os.environ.get("CS231KIT_DB_URL") or f"sqlite:///{ROOT / 'grading' / 'gradebook.db'}"
+)
 
 # Only the notebooks are released; data and caches never are.
 c.CourseDirectory.ignore = [

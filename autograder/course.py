@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +19,7 @@ ASSIGNMENT = "a2"
 SOURCE_DIR = ROOT / "solutions"
 RELEASE_DIR = ROOT / "assignments"
 GRADING_DIR = ROOT / "grading"
+DB_URL_VARIABLE = "CS231KIT_DB_URL"
 
 
 class NbgraderError(RuntimeError):
@@ -34,6 +35,14 @@ class CourseDirs:
     autograded: Path = GRADING_DIR / "autograded"
     feedback: Path = GRADING_DIR / "feedback"
     gradebook: Path = GRADING_DIR / "gradebook.db"
+    # The gradebook as an SQLAlchemy URL (e.g. postgresql+psycopg://...); "" means the sqlite
+    # file ``gradebook``. The course's default: $CS231KIT_DB_URL, as nbgrader_config.py reads it.
+    db_url: str = field(default_factory=lambda: os.environ.get(DB_URL_VARIABLE, ""))
+
+    @property
+    def url(self) -> str:
+        """The gradebook's URL, as nbgrader's ``db_url`` takes it."""
+        return self.db_url or f"sqlite:///{self.gradebook}"
 
     @classmethod
     def under(cls, folder: Path) -> CourseDirs:
@@ -45,16 +54,26 @@ class CourseDirs:
             autograded=folder / "autograded",
             feedback=folder / "feedback",
             gradebook=folder / "gradebook.db",
+            db_url="",
         )
 
     def options(self) -> list[str]:
-        return [
+        """nbgrader's options for these folders (a ``db_url`` goes in :meth:`env`)."""
+        options = [
             f"--CourseDirectory.release_directory={self.release}",
             f"--CourseDirectory.submitted_directory={self.submitted}",
             f"--CourseDirectory.autograded_directory={self.autograded}",
             f"--CourseDirectory.feedback_directory={self.feedback}",
-            f"--CourseDirectory.db_url=sqlite:///{self.gradebook}",
         ]
+        if not self.db_url:
+            options.append(f"--CourseDirectory.db_url={self.url}")
+        return options
+
+    def env(self) -> dict[str, str]:
+        """Environment for nbgrader: a ``db_url`` (it may hold a password) never goes on a
+        command line, where other users of the machine could read it; nbgrader_config.py reads
+        it from ``CS231KIT_DB_URL``."""
+        return {DB_URL_VARIABLE: self.db_url} if self.db_url else {}
 
 
 def nbgrader_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -77,12 +96,13 @@ def run_nbgrader(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``nbgrader ARGS`` from the repository root; raise NbgraderError if it fails."""
     dirs = dirs or CourseDirs()
-    dirs.gradebook.parent.mkdir(parents=True, exist_ok=True)
+    if not dirs.db_url:
+        dirs.gradebook.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "nbgrader", *args, *dirs.options()]
     proc = subprocess.run(
         cmd,
         cwd=ROOT,
-        env=nbgrader_env(env),
+        env=nbgrader_env({**dirs.env(), **(env or {})}),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from autograder import manual_grades, rubric
 from autograder.grading import (
-    COURSE_ID,
     MISSING,
     NOT_SUBMITTED,
     POINTS_RULE,
@@ -99,7 +98,7 @@ def write_feedback(paths: GradingPaths | None = None) -> list[Path]:
         )
     folder = paths.root / "report" / "feedback"
     folder.mkdir(parents=True, exist_ok=True)
-    manual = manual_grades.for_results(f"sqlite:///{paths.course_dirs.gradebook}", COURSE_ID,
+    manual = manual_grades.for_results(paths.course_db,
                                        results)
     pages = []
     for student, result in results.items():

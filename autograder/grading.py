@@ -8,15 +8,19 @@ verdict, outside student code; its verdicts are the grades. Where nbgrader's in-
 test differs from the judge's, the submission is flagged for a TA, as is code the static scan
 (:mod:`autograder.static_scan`) finds worth a look. Flags never change a grade.
 
-Only this process writes the grader's state: the course gradebook (``grading/gradebook.db``), the
-autograded notebooks (``grading/autograded/ID/``), the results (``grading/results/ID.json``).
-Nothing a submission writes is read back as a score.
+The grading tasks run on an engine (:mod:`autograder.engine`): Dask distributed by default (a
+local cluster, or a cluster of many machines), or a thread pool. Only this process, the client,
+writes the grader's state: the course gradebook (``grading/gradebook.db`` or any database URL,
+:mod:`autograder.gradebook`), the autograded notebooks (``grading/autograded/ID/``), the results
+(``grading/results/ID.json``), one submission at a time, whole (:func:`record`). Nothing a
+submission writes is read back as a score.
 
 Every submission ends with one status:
 
 * ``graded``: every notebook ran; the points are the judge's;
 * ``failed-to-grade``: with the reason (timeout, memory, output flood, kernel died, malformed
-  notebook, grader error); the judge's points are still reported;
+  notebook, grader error, a grading worker that kept dying); the judge's points are still
+  reported;
 * ``missing``: no notebook was submitted.
 
 Re-running skips submissions whose digest (of the submission and of the grader) did not change
@@ -25,24 +29,25 @@ unless ``force``.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shlex
 import shutil
+import signal
 import tempfile
+import threading
 import time
-import warnings
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
-from autograder import manual_grades, passes, rubric
+from autograder import gradebook, manual_grades, passes, rubric
 from autograder.course import (
     ASSIGNMENT,
+    DB_URL_VARIABLE,
     GRADING_DIR,
     ROOT,
     SOURCE_DIR,
@@ -67,7 +72,7 @@ POINTS_RULE = (
     "Its score is left out of the LMS upload files until a TA regrades it (with raised limits "
     "when a limit stopped honest work) or decides."
 )
-COURSE_ID = "cs231kit"
+COURSE_ID = gradebook.COURSE_ID
 TRUNCATION_MARK = "... Output truncated ..."
 
 
@@ -153,11 +158,13 @@ class SubmissionResult:
 
 @dataclass(frozen=True)
 class GradingPaths:
-    """Where grading reads and writes: the course's ``grading/``, or ``$CS231KIT_GRADING_DIR``."""
+    """Where grading reads and writes: the course's ``grading/``, or ``$CS231KIT_GRADING_DIR``;
+    the course gradebook: ``db_url`` (``$CS231KIT_DB_URL``), or ``gradebook.db`` in there."""
 
     root: Path = field(
         default_factory=lambda: Path(os.environ.get("CS231KIT_GRADING_DIR") or GRADING_DIR)
     )
+    db_url: str = field(default_factory=lambda: os.environ.get(DB_URL_VARIABLE, ""))
 
     @property
     def submitted(self) -> Path:
@@ -183,7 +190,13 @@ class GradingPaths:
             autograded=self.root / "autograded",
             feedback=self.root / "feedback",
             gradebook=self.root / "gradebook.db",
+            db_url=self.db_url,
         )
+
+    @property
+    def course_db(self) -> str:
+        """The course gradebook's URL."""
+        return self.course_dirs.url
 
 
 def _digest_files(paths: Iterable[Path], base: Path) -> str:
@@ -208,19 +221,21 @@ def submission_digest(folder: Path) -> str:
 
 
 def prepare_template(paths: GradingPaths) -> Path:
-    """A gradebook that knows the assignment and nothing else (copied for every submission)."""
+    """A gradebook that knows the assignment and nothing else (copied for every submission); the
+    course gradebook gets the assignment too, so that merged grades have cells to land in."""
     template_db = paths.template / "gradebook.db"
     stamp = paths.template / "digest"
     digest = grader_digest()
-    if template_db.exists() and stamp.exists() and stamp.read_text() == digest:
-        return template_db
-    shutil.rmtree(paths.template, ignore_errors=True)
-    paths.template.mkdir(parents=True)
-    # The template gradebook, and the course gradebook (so merged grades have cells to land in).
-    for gradebook in (template_db, paths.course_dirs.gradebook):
-        dirs = replace(paths.course_dirs, gradebook=gradebook)
-        run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], dirs, timeout=600)
-    stamp.write_text(digest)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    with open(paths.root / "template.lock", "a") as lock:  # graders sharing this folder
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (template_db.exists() and stamp.exists() and stamp.read_text() == digest):
+            shutil.rmtree(paths.template, ignore_errors=True)
+            paths.template.mkdir(parents=True)
+            dirs = replace(paths.course_dirs, gradebook=template_db, db_url="")
+            run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], dirs, timeout=600)
+            stamp.write_text(digest)
+    gradebook.ensure_assignment(paths.course_db, template_db, paths.course_dirs)
     return template_db
 
 
@@ -260,22 +275,6 @@ def _stopped_at(notebook: dict) -> tuple[int, str] | None:
                 verb = {"timeout": "timed out", "memory": "ran out of memory"}.get(what, what)
                 return index, f"{_cell_label(cell, index)} {verb}"
     return None
-
-
-def _read_scores(gradebook: Path, student: str) -> dict[tuple[str, str], float]:
-    from nbgrader.api import Gradebook, MissingEntry
-
-    scores: dict[tuple[str, str], float] = {}
-    with Gradebook(f"sqlite:///{gradebook}", COURSE_ID) as gb:
-        for name in rubric.POINTS:
-            try:
-                nb = gb.find_submission_notebook(name, ASSIGNMENT, student)
-            except MissingEntry:
-                continue
-            for grade in nb.grades:
-                if grade.max_score:
-                    scores[(name, grade.name)] = float(grade.score)
-    return scores
 
 
 def grade_one(
@@ -338,7 +337,8 @@ def _judged(
     reasons: list[str] = []
     if run.timed_out_after_s:
         reasons.append(f"timeout: grading took longer than {run.timed_out_after_s} s")
-    scores = _read_scores(dirs.gradebook, student) if run.returncode is not None else {}
+    scores = (gradebook.read_scores(dirs.url, student, list(rubric.POINTS))
+              if run.returncode is not None else {})
     graded_dir = dirs.autograded / student / ASSIGNMENT
     cells: list[CellResult] = []
     flags: list[str] = [f"protocol: {e}" for e in run.session.protocol_errors[:5]]
@@ -475,41 +475,44 @@ def _log_reason(log_text: str, notebook: str | None = None) -> str:
     return lines[-1].strip()[-200:] if lines else "see grading/work log"
 
 
-def merge_into_course(result: SubmissionResult, paths: GradingPaths) -> None:
-    """Record one graded submission in the course gradebook and autograded folder.
+def record(result: SubmissionResult, autograded: dict[str, bytes], paths: GradingPaths,
+           logs: dict[str, bytes] | None = None) -> None:
+    """Record one submission's outcome; only the client calls this. ``logs`` (name -> bytes),
+    from a worker elsewhere, go to ``grading/work/<student>/``.
 
-    The submission's grades are created afresh with the judge's points; the written answers keep
-    what a TA gave them in formgrader as long as their text is unchanged (``manual_grades``).
+    In this order: its autograded notebooks (swapped in whole), its grades in the course
+    gradebook (one transaction), then its result file, last and atomically (written aside, then
+    renamed). A submission counts as done only once its result file exists: interrupted before
+    that, a rerun grades it again and replaces what was written, so nothing counts twice.
     """
-    from nbgrader.api import Gradebook, MissingEntry
-
-    ws_graded = CourseDirs.under(paths.work / result.student).autograded / result.student
-    dest = paths.course_dirs.autograded / result.student
-    before = manual_grades.answers_in(dest / ASSIGNMENT)
-    after = manual_grades.answers_in(ws_graded / ASSIGNMENT)
-    shutil.rmtree(dest, ignore_errors=True)
-    if ws_graded.exists():
-        shutil.copytree(ws_graded, dest)
-    scores = {(c.notebook, c.grade_id): c.points for c in result.cells}
-    course_db = f"sqlite:///{paths.course_dirs.gradebook}"
-    with warnings.catch_warnings(), Gradebook(course_db, COURSE_ID) as gb:
-        # nbgrader's add_submission trips a harmless SQLAlchemy autoflush warning
-        warnings.filterwarnings("ignore", message=".*not in session.*")
-        gb.update_or_create_student(result.student)
-        saved = manual_grades.save(gb, ASSIGNMENT, result.student)
-        try:
-            gb.remove_submission(ASSIGNMENT, result.student)
-        except MissingEntry:
-            pass
-        submission = gb.add_submission(ASSIGNMENT, result.student)
-        for nb in submission.notebooks:
-            for grade in nb.grades:
-                if (nb.name, grade.name) in scores:
-                    grade.auto_score = scores[(nb.name, grade.name)]
-                    grade.needs_manual_grade = False
-        manual_grades.restore(submission, saved, before, after)
-        _set_penalties(submission, result)
-        gb.db.commit()
+    student = result.student
+    for name, data in (logs or {}).items():
+        (paths.work / student).mkdir(parents=True, exist_ok=True)
+        (paths.work / student / Path(name).name).write_bytes(data)
+    dest = paths.course_dirs.autograded / student
+    answers_before = manual_grades.answers_in(dest / ASSIGNMENT)
+    if autograded:
+        partial = dest.with_name(f".{student}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        for name, data in autograded.items():
+            target = partial / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        shutil.rmtree(dest, ignore_errors=True)
+        partial.rename(dest)
+    else:
+        shutil.rmtree(dest, ignore_errors=True)
+    if result.status != MISSING and result.cells:
+        scores = {(c.notebook, c.grade_id): c.points for c in result.cells}
+        # A TA's points for a written answer stay while its text is the same (manual_grades).
+        answers = (answers_before, manual_grades.answers_in(dest / ASSIGNMENT))
+        gradebook.record_submission(paths.course_db, student, scores, answers=answers,
+                                    late=_late_mark(result))
+    paths.results.mkdir(parents=True, exist_ok=True)
+    final = paths.results / f"{student}.json"
+    partial_result = final.with_name(final.name + ".partial")
+    partial_result.write_text(result.to_json())
+    os.replace(partial_result, final)
 
 
 def load_results(paths: GradingPaths) -> dict[str, SubmissionResult]:
@@ -518,6 +521,29 @@ def load_results(paths: GradingPaths) -> dict[str, SubmissionResult]:
         result = SubmissionResult.from_json(path.read_text())
         results[result.student] = result
     return results
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C (or a SIGTERM the caller turned into KeyboardInterrupt) waits until the block is
+    done: recording one submission is all or nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {signum: signal.signal(signum, lambda signum, frame: caught.append(signum))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if caught:
+            handler = previous[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)
+            elif handler == signal.SIG_DFL:
+                raise KeyboardInterrupt
 
 
 def grade_all(
@@ -529,22 +555,40 @@ def grade_all(
     students: Iterable[str] | None = None,
     report: Callable[[SubmissionResult, bool], None] | None = None,
     sandboxed: bool = True,
+    engine: str = "dask",
+    scheduler: str | None = None,
+    max_tries: int = 3,
     policy: LatePolicy | None = None,
 ) -> dict[str, SubmissionResult]:
     """Grade every collected submission (or ``students``) with ``jobs`` parallel workers.
 
-    ``report(result, skipped)`` is called as each submission finishes (for progress output).
-    ``sandboxed=False`` grades without isolation (``--unsafe-no-sandbox``); every such result
-    says so. ``policy`` (default: course.yml's) decides lateness, for skipped submissions too.
-    Raises SandboxUnavailable, saying what to do, when sandboxes cannot start here, and
-    PolicyError when course.yml cannot be used.
+    ``engine``: ``"dask"`` (a LocalCluster of ``jobs`` worker processes, or the cluster whose
+    scheduler is at ``scheduler``) or ``"threads"``; see :mod:`autograder.engine`. A submission
+    whose worker dies ``max_tries`` times is failed-to-grade. ``policy`` (default: course.yml's)
+    decides lateness, for skipped submissions too.
+
+    ``report(result, skipped)`` is called as each submission finishes (for progress output); a
+    report object may also have ``start(total, to_grade)`` and ``note(text)`` (see
+    :class:`autograder.progress.Progress`). ``sandboxed=False`` grades without isolation
+    (``--unsafe-no-sandbox``); every such result says so.
+
+    Before anything is written, raises SandboxUnavailable when sandboxes cannot start here,
+    GradebookUnavailable when the gradebook cannot be reached, EngineUnavailable when the
+    engine cannot start or reach its scheduler, PolicyError when course.yml cannot be used.
+    Interrupted (KeyboardInterrupt), it stops the engine and lets the interrupt through: every
+    submission recorded so far is whole and a rerun skips it.
     """
+    from autograder import engine as engines
+
     paths = paths or GradingPaths()
     limits = limits or Limits()
     policy = policy or load_policy()
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
-    if sandboxed:
+    if max_tries < 1:
+        raise ValueError(f"max_tries must be at least 1, got {max_tries}")
+    engines.check_choice(engine, scheduler)
+    if sandboxed and not scheduler:
         problem = preflight()
         if problem:
             raise SandboxUnavailable(problem)
@@ -552,15 +596,15 @@ def grade_all(
         raise FileNotFoundError(
             f"no collected submissions in {paths.submitted}: run `python -m autograder collect SRC`"
         )
-    template_db = prepare_template(paths)
-    paths.results.mkdir(parents=True, exist_ok=True)
+    gradebook.check(paths.course_db)
     everyone = sorted(p.name for p in paths.submitted.iterdir() if p.is_dir())
     wanted = sorted(students) if students is not None else everyone
     grader = grader_digest()
     previous = load_results(paths)
     manifest = _manifest(paths)
 
-    todo, results = [], {}
+    digests: dict[str, str] = {}
+    results: dict[str, SubmissionResult] = {}
     for student in wanted:
         folder = paths.submitted / student / ASSIGNMENT
         digest = grader + ":" + (submission_digest(folder) if folder.is_dir() else "none")
@@ -569,39 +613,58 @@ def grade_all(
             if _apply_lateness(old, manifest.get(student, {}), policy):
                 _record_lateness(old, paths)  # course.yml changed since it was graded
             results[student] = old
-            if report:
-                report(old, True)
         else:
-            todo.append((student, digest))
+            digests[student] = digest
+    start = getattr(report, "start", None)
+    if start:
+        start(len(wanted), len(digests))
+    if report:
+        for old in results.values():
+            report(old, True)
+    if not digests:
+        return dict(sorted(results.items()))
 
-    if jobs > 1 and not limits.threads:
-        # Parallel workers each get their share of the cores: oversubscribed BLAS threads spin
-        # and make small matrix products many times slower.
-        limits = replace(limits, threads=max(1, (os.cpu_count() or 1) // jobs))
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {
-            pool.submit(grade_one, s, paths, template_db, limits, sandboxed=sandboxed): (s, d)
-            for s, d in todo
-        }
-        for future in as_completed(futures):
-            student, digest = futures[future]
-            try:
-                result = future.result()
-            except Exception as exc:  # the grader itself broke: report it, keep going
-                result = SubmissionResult(student, FAILED, f"grader error: {exc}")
-            result.digest = digest
-            info = manifest.get(student, {})
-            _apply_lateness(result, info, policy)
-            malformed = [info["notebooks"][n] for n in info.get("malformed", [])]
-            if malformed:
-                result.status = FAILED
-                result.reason = "; ".join([*malformed, *filter(None, [result.reason])])
-            if result.status != MISSING:
-                merge_into_course(result, paths)
-            (paths.results / f"{student}.json").write_text(result.to_json())
-            results[student] = result
-            if report:
-                report(result, False)
+    workers = min(jobs, len(digests))  # no idle local workers to start
+    limits = engines.local_limits(limits, workers, scheduler)
+    runner = engines.open_engine(engine, workers, paths, scheduler=scheduler,
+                                 max_tries=max_tries)
+
+    def make_job(student: str) -> engines.Job:
+        files = engines.submission_files(paths, student) if engine == "dask" else {}
+        return engines.Job(student, files, limits, sandboxed, grader)
+
+    with runner:
+        note = getattr(report, "note", None)
+        if note:
+            note(f"engine: {runner.description}")
+            if runner.dashboard:
+                note(f"dashboard: {runner.dashboard}")
+        template_db = prepare_template(paths)
+        with closing(runner.run(list(digests), make_job, template_db)) as outcomes:
+            for job, outcome in outcomes:
+                if isinstance(outcome, engines.WorkerUnfit) or not isinstance(
+                    outcome, engines.Graded | Exception
+                ):
+                    raise outcome
+                logs: dict[str, bytes] = {}
+                if isinstance(outcome, engines.Graded):
+                    result, autograded, logs = outcome.result, outcome.autograded, outcome.logs
+                else:  # the grader itself broke, or its worker kept dying: say so, keep going
+                    reason = (str(outcome) if isinstance(outcome, engines.WorkerDied)
+                              else f"grader error: {outcome}")
+                    result, autograded = SubmissionResult(job.student, FAILED, reason), {}
+                result.digest = digests[job.student]
+                info = manifest.get(job.student, {})
+                _apply_lateness(result, info, policy)
+                malformed = [info["notebooks"][n] for n in info.get("malformed", [])]
+                if malformed:
+                    result.status = FAILED
+                    result.reason = "; ".join([*malformed, *filter(None, [result.reason])])
+                with _interrupts_deferred():
+                    record(result, autograded, paths, logs)
+                results[job.student] = result
+                if report:
+                    report(result, False)
     return dict(sorted(results.items()))
 
 
@@ -617,30 +680,19 @@ def _apply_lateness(result: SubmissionResult, info: dict, policy: LatePolicy) ->
     return before != (result.submitted_at, result.late, result.late_days, result.late_fraction)
 
 
+def _late_mark(result: SubmissionResult) -> gradebook.LateMark:
+    fraction = result.late_fraction if result.late_days else 0.0
+    return gradebook.LateMark(result.submitted_at, fraction)
+
+
 def _record_lateness(result: SubmissionResult, paths: GradingPaths) -> None:
     """Rewrite a graded result whose lateness changed, and its penalty in the gradebook."""
-    if result.status != MISSING:
-        from nbgrader.api import Gradebook, MissingEntry
-
-        with Gradebook(f"sqlite:///{paths.course_dirs.gradebook}", COURSE_ID) as gb:
-            try:
-                _set_penalties(gb.find_submission(ASSIGNMENT, result.student), result)
-            except MissingEntry:
-                pass
-            gb.db.commit()
-    (paths.results / f"{result.student}.json").write_text(result.to_json())
-
-
-def _set_penalties(submission: Any, result: SubmissionResult) -> None:
-    """Store the late penalty per notebook, where nbgrader's late-submission plugins put it."""
-    if result.submitted_at:
-        moment = datetime.fromisoformat(result.submitted_at).astimezone(timezone.utc)
-        submission.timestamp = moment.replace(tzinfo=None)  # nbgrader stores naive UTC
-    for nb in submission.notebooks:
-        # nbgrader's Grade.score, computed here: the column is stale before the commit
-        points = sum((g.auto_score if g.manual_score is None else g.manual_score) or 0.0
-                     for g in nb.grades)
-        nb.late_submission_penalty = result.late_fraction * points if result.late_days else None
+    if result.status != MISSING and result.cells:
+        gradebook.record_late_penalty(paths.course_db, result.student, _late_mark(result))
+    final = paths.results / f"{result.student}.json"
+    partial = final.with_name(final.name + ".partial")
+    partial.write_text(result.to_json())
+    os.replace(partial, final)
 
 
 def _manifest(paths: GradingPaths) -> dict[str, dict]:

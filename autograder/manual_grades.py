@@ -100,7 +100,7 @@ def restore(submission: Any, saved: dict[Key, Saved], before: dict[Key, str],
                 comments[grade.name].manual_comment = kept.comment
 
 
-def read(gradebook_url: str, course_id: str, students: list[str],
+def read(gradebook_url: str, students: list[str],
          submitted: dict[str, set[str]]) -> dict[str, list[ManualGrade]]:
     """Every student's written-answer grades, from the course gradebook.
 
@@ -110,10 +110,12 @@ def read(gradebook_url: str, course_id: str, students: list[str],
 
     Returns student -> one ManualGrade per written answer of ``rubric.MANUAL_POINTS``.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
+
+    from autograder.gradebook import open_gradebook
 
     grades: dict[str, list[ManualGrade]] = {}
-    with Gradebook(gradebook_url, course_id) as gb:
+    with open_gradebook(gradebook_url) as gb:
         for student in students:
             try:
                 submission = gb.find_submission(rubric.ASSIGNMENT, student)
@@ -137,8 +139,7 @@ def read(gradebook_url: str, course_id: str, students: list[str],
     return grades
 
 
-def for_results(gradebook_url: str, course_id: str, results: dict[str, Any]
-                ) -> dict[str, list[ManualGrade]]:
+def for_results(gradebook_url: str, results: dict[str, Any]) -> dict[str, list[ManualGrade]]:
     """:func:`read` for the students of ``results`` (student -> SubmissionResult); the notebooks
     each handed in are those with a test not marked "not submitted"."""
     sqlite_file = gradebook_url.removeprefix("sqlite:///")
@@ -148,7 +149,7 @@ def for_results(gradebook_url: str, course_id: str, results: dict[str, Any]
         student: {c.notebook for c in result.cells if c.state != "not submitted"}
         for student, result in results.items()
     }
-    return read(gradebook_url, course_id, sorted(results), submitted)
+    return read(gradebook_url, sorted(results), submitted)
 
 
 def written_score(grades: list[ManualGrade]) -> float:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -77,6 +78,7 @@ def run_notebooks(
     jupyter_path = _kernel_spec(runtime, submission, limits, isolated)
     session = JudgeSession(role="kernel")
     cmd = [
+        *_die_with_parent(),
         sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, f"--student={student}",
         "--force",
         f"--Execute.timeout={limits.cell_timeout_s}",
@@ -155,6 +157,13 @@ def _watch_worker(
         if time.monotonic() > deadline:
             return "timed out: the sandboxed re-check ran out of time for this submission"
         time.sleep(_POLL_S)
+
+
+def _die_with_parent() -> list[str]:
+    """A prefix that kills the command when the process that started it dies (a grading worker
+    killed mid-task leaves no nbgrader behind; its sandboxes die with nbgrader)."""
+    setpriv = shutil.which("setpriv", path="/usr/bin:/bin")
+    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

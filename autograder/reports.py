@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING
 from autograder import manual_grades, rubric
 from autograder.deadlines import LatePolicy, load_policy
 from autograder.grading import (
-    COURSE_ID,
     FAILED,
     GRADED,
     MISSING,
@@ -591,7 +590,7 @@ def export_all(
     if moodle_worksheet:
         _read_csv(moodle_worksheet, "Moodle grading worksheet")  # fail before writing anything
     identities = lms_identity(paths)
-    manual = manual_grades.for_results(f"sqlite:///{paths.course_dirs.gradebook}", COURSE_ID,
+    manual = manual_grades.for_results(paths.course_db,
                                         results)
     csv_file = write_csv(results, csv_path or paths.root / "grades.csv", identities, manual)
     folder = csv_file.parent

@@ -20,8 +20,20 @@ from __future__ import annotations
 import ast
 import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+# CPython 3.11 keeps ast.parse's recursion depth in per-interpreter state: two threads parsing at
+# once can fail with "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905).
+# The grader's threads (grade --engine threads) parse one at a time.
+_PARSE_LOCK = threading.Lock()
+
+
+def parse(source: str) -> ast.Module:
+    """``ast.parse``, safe to call from several threads at once."""
+    with _PARSE_LOCK:
+        return ast.parse(source)
 
 _MODULE_ALIASES = {"np", "numpy", "sys", "builtins", "__builtins__", "IPython", "os", "math"}
 _SUSPECT_MODULES = {
@@ -148,7 +160,7 @@ def _python(source: str) -> str:
 def _imported_names(source: str) -> set[str]:
     """Names a cell binds to modules (``import numpy as np`` -> np)."""
     try:
-        tree = ast.parse(_python(source))
+        tree = parse(_python(source))
     except SyntaxError:
         return set()
     return {
@@ -173,7 +185,7 @@ def _scan_source(notebook: str, cell: int, source: str, modules: set[str]) -> li
         if _GRADER_WORDS.search(text):
             add(number, "names the grader (grader detection?)")
     try:
-        tree = ast.parse(_python(source))
+        tree = parse(_python(source))
     except SyntaxError:
         return list(found.values())
     modules = modules | _imported_names(source)

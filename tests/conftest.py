@@ -49,12 +49,14 @@ REPOSITORY_SKIP = (".git", "grading", ".pytest_cache", ".hypothesis", ".mypy_cac
                    ".ruff_cache", "demo-output")
 
 
-def gradebook_rows(gradebook: Path, students: list[str]) -> dict[str, list[tuple]]:
-    """Every grade row of ``students`` in an nbgrader gradebook, as plain tuples."""
+def gradebook_rows(gradebook: Path | str, students: list[str]) -> dict[str, list[tuple]]:
+    """Every grade row of ``students`` in an nbgrader gradebook (a sqlite file, or a database
+    URL), as plain tuples."""
     from nbgrader.api import Gradebook
 
     rows: dict[str, list[tuple]] = {}
-    with Gradebook(f"sqlite:///{gradebook}", "cs231kit") as gb:
+    url = gradebook if isinstance(gradebook, str) else f"sqlite:///{gradebook}"
+    with Gradebook(url, "cs231kit") as gb:
         for student in students:
             try:
                 submission = gb.find_submission("a2", student)

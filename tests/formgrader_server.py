@@ -56,7 +56,7 @@ class Formgrader:
             "course_id": COURSE_ID, "root": str(self.workdir),
             "release_directory": str(dirs.release), "submitted_directory": str(dirs.submitted),
             "autograded_directory": str(dirs.autograded),
-            "feedback_directory": str(dirs.feedback), "db_url": f"sqlite:///{dirs.gradebook}",
+            "feedback_directory": str(dirs.feedback), "db_url": dirs.url,
         }
         config = ["c = get_config()"]
         config += [f"c.CourseDirectory.{key} = {value!r}" for key, value in settings.items()]

@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 
 from autograder.commands.collect import print_report
-from autograder.commands.grade import progress_line
 from autograder.course import ROOT
 from autograder.feedback_pages import write_feedback
 from autograder.grading import MISSING, GradingPaths, grade_all
+from autograder.progress import Progress
 from autograder.reports import export
 from autograder.samples import SAMPLES, build_samples
 from autograder.sandbox.limits import Limits
@@ -51,9 +51,13 @@ def run(args: argparse.Namespace) -> int:
         f"runaway samples stop sooner:\n   {DEMO_LIMITS.describe()}\n   (`grade` defaults, "
         f"shown by `python -m autograder grade --help`: {Limits().describe()})"
     )
-    results = grade_all(
-        paths, jobs=args.jobs, force=args.force, limits=DEMO_LIMITS, report=progress_line
-    )
+    progress = Progress()
+    try:
+        results = grade_all(
+            paths, jobs=args.jobs, force=args.force, limits=DEMO_LIMITS, report=progress
+        )
+    finally:
+        progress.close()
     csv_path, report = export(paths)
     pages = write_feedback(paths)
     print("4. results\n")

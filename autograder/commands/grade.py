@@ -3,14 +3,25 @@
 One failing or runaway submission never stops the batch; unchanged submissions are skipped unless
 --force. Every submission ends graded, failed-to-grade (with the reason) or missing, and any
 flags for a TA are listed with it.
+
+The tasks run on Dask: a local cluster of --jobs worker processes, or an existing cluster
+(--scheduler tcp://host:8786, e.g. on SLURM or Kubernetes). The gradebook is grading/gradebook.db
+or any database nbgrader accepts (--db postgresql+psycopg://user@host/db for several graders at
+once). Interrupted (Ctrl-C, or SIGTERM from a batch system), run the same command again: what was
+recorded is skipped.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import threading
 
-from autograder.grading import POINTS_RULE, GradingPaths, SubmissionResult, grade_all
+from autograder.engine import ENGINES, EngineUnavailable, WorkerUnfit
+from autograder.gradebook import GradebookUnavailable, redact
+from autograder.grading import POINTS_RULE, GradingPaths, grade_all
+from autograder.progress import Progress
 from autograder.sandbox.bubblewrap import UNPROTECTED, SandboxUnavailable
 from autograder.sandbox.limits import Limits
 
@@ -31,6 +42,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="parallel workers (default: the number of CPUs)",
     )
     parser.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    parser.add_argument(
+        "--engine", choices=ENGINES, default="dask",
+        help="dask: one task per submission on Dask distributed (default); threads: a thread "
+             "pool in this process (no Dask needed)",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS", default=None,
+        help="grade on the existing Dask cluster whose scheduler is at ADDRESS "
+             "(tcp://host:8786) instead of a local cluster of --jobs workers",
+    )
+    parser.add_argument(
+        "--db", metavar="URL", default=None,
+        help="the course gradebook as an SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
+             "for several graders at once (default: $CS231KIT_DB_URL, else "
+             "sqlite:///grading/gradebook.db)",
+    )
+    parser.add_argument(
+        "--max-tries", type=int, default=3,
+        help="tries per submission on workers that die under it (killed, out of memory) before "
+             "it is failed-to-grade (default %(default)s)",
+    )
     parser.add_argument("--student", action="append", help="grade only this student (repeatable)")
     limits = parser.add_argument_group("limits per submission")
     limits.add_argument(
@@ -87,33 +119,53 @@ def limits_from(args: argparse.Namespace) -> Limits:
     )
 
 
-def progress_line(result: SubmissionResult, skipped: bool) -> None:
-    what = "unchanged, skipped" if skipped else f"{result.seconds:.0f} s"
-    reason = f" — {result.reason}" if result.reason else ""
-    flags = f" [{len(result.flags)} flag(s) to review]" if result.flags else ""
-    print(f"  {result.student}: {result.status} {result.score:g} ({what}){reason}{flags}",
-          flush=True)
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # a batch system stopping the job: stop as on Ctrl-C
 
 
 def run(args: argparse.Namespace) -> int:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
     if args.unsafe_no_sandbox:
         print(f"WARNING: grading without a sandbox. {UNPROTECTED}", flush=True)
+    paths = GradingPaths() if args.db is None else GradingPaths(db_url=args.db)
+    progress = Progress()
     try:
         results = grade_all(
-            GradingPaths(),
+            paths,
             jobs=args.jobs,
             force=args.force,
             limits=limits_from(args),
             students=args.student,
-            report=progress_line,
+            report=progress,
             sandboxed=not args.unsafe_no_sandbox,
+            engine=args.engine,
+            scheduler=args.scheduler,
+            max_tries=args.max_tries,
         )
+    except KeyboardInterrupt:
+        progress.close()
+        print(f"\ninterrupted: {progress.done} of {progress.total} submission(s) recorded. Run the "
+              "same command again to resume: recorded submissions are skipped, the others "
+              "graded.", flush=True)
+        return 130
     except SandboxUnavailable as exc:
+        progress.close()
         print(f"grade refused: {exc}\n\n{UNPROTECTED}\n\nTo grade anyway, without protection, "
               "run again with --unsafe-no-sandbox; every grade is then marked unsandboxed.")
         return 2
+    except (GradebookUnavailable, EngineUnavailable, WorkerUnfit) as exc:
+        progress.close()
+        print(f"grade failed: {exc}\nNothing more was written; fix this and run the same "
+              "command again.", flush=True)
+        return 3
     except (FileNotFoundError, ValueError) as exc:
+        progress.close()
         print(f"grade failed: {exc}")
         return 1
-    print(f"graded {len(results)} submission(s); results in grading/results/")
+    progress.close()
+    failed = progress.failed
+    print(f"graded {len(results)} submission(s)" + (f", {failed} failed to grade" if failed
+                                                  else "")
+          + f"; results in {paths.results}, gradebook {redact(paths.course_db)}")
     return 0

@@ -23,6 +23,7 @@ from typing import Any
 
 from autograder import rubric
 from autograder.course import SOURCE_DIR
+from autograder.static_scan import parse
 
 
 def module_of(notebook: str) -> ModuleType:
@@ -54,7 +55,7 @@ def handed_in(notebook: str) -> dict[str, Any]:
         if not meta.get("grade") or meta.get("solution"):
             continue
         source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        for node in ast.walk(ast.parse(source)):
+        for node in ast.walk(parse(source)):
             if isinstance(node, ast.Call) and ast.unparse(node.func) == "hand_in":
                 found[meta["grade_id"]] = _what(node.args[1])
     return found
