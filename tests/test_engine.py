@@ -96,8 +96,8 @@ def finish(proc: subprocess.Popen[str], timeout: float = 600) -> str:
     return out
 
 
-def export_csv(grading: Path) -> list[dict]:
-    result = subprocess.run([sys.executable, "-m", "autograder", "export"], cwd=ROOT,
+def export_csv(grading: Path, *args: str) -> list[dict]:
+    result = subprocess.run([sys.executable, "-m", "autograder", "export", *args], cwd=ROOT,
                             env={**os.environ, "CS231KIT_GRADING_DIR": str(grading)},
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -163,7 +163,7 @@ def test_dask_and_postgres_grade_as_threads_and_sqlite_do_with_two_graders_at_on
                          r"tcp://127\.0\.0\.1:\d+", out), out
         assert "dashboard: http://127.0.0.1:" in out
 
-    rows = export_csv(by_dask)
+    rows = export_csv(by_dask, "--db", url)
     assert rows == export_csv(by_threads)
     assert [r["student_id"] for r in rows] == EVERYONE
     assert {r["student_id"]: r["status"] for r in rows} == {
@@ -181,7 +181,9 @@ def test_graders_writing_one_postgres_gradebook_at_once_lose_nothing(postgres, t
     url = postgres.create_database("many_writers")
     ensure_assignment(url, template / "gradebook.db", GradingPaths(db_url=url).course_dirs)
     assert layout(url) == layout(sqlite_url(template / "gradebook.db")) is not None
-    cells = [(nb, grade_id) for nb, points in rubric.POINTS.items() for grade_id in points]
+    # every graded cell: the judge's tests and the written answers
+    cells = [(nb, grade_id) for table in (rubric.POINTS, rubric.MANUAL_POINTS)
+             for nb, points in table.items() for grade_id in points]
     script = (
         "import sys\n"
         "from autograder import rubric\n"
@@ -203,7 +205,7 @@ def test_graders_writing_one_postgres_gradebook_at_once_lose_nothing(postgres, t
     for i, student in enumerate(students):
         assert len(rows[student]) == len(cells)  # every cell once
         expected = sum(float(p) for points in rubric.POINTS.values() for p in points.values())
-        assert sum(row[2] for row in rows[student]) == (expected if i % 2 else 0.0)
+        assert sum(row[2] or 0.0 for row in rows[student]) == (expected if i % 2 else 0.0)
 
 
 def _worker_grading(grader: subprocess.Popen[str], student: str, timeout: float = 300):
@@ -250,7 +252,8 @@ def test_a_killed_worker_is_replaced_and_a_worker_killer_fails_after_max_tries(
     gradebook = f"sqlite:///{grading / 'gradebook.db'}"
     assert submissions_per_student(gradebook) == {DELETED: 1}
     cells = gradebook_rows(grading / "gradebook.db", [DELETED])[DELETED]
-    assert len(cells) == len({row[:2] for row in cells}) == sum(map(len, rubric.POINTS.values()))
+    assert len(cells) == len({row[:2] for row in cells}) == sum(
+        len(points) for table in (rubric.POINTS, rubric.MANUAL_POINTS) for points in table.values())
     assert out.count(f"] {DELETED}: graded") == 1
     assert not no_leftovers(marker)
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from autograder.commands.grade import add_db_argument, grading_paths
 from autograder.reports import export_all
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_db_argument(parser)  # written answers' points and late penalties are read from it
     parser.add_argument("--csv", type=Path, default=None,
                         help="where to write grades.csv (the upload files go beside it)")
     parser.add_argument(
@@ -36,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        done = export_all(csv_path=args.csv, canvas_assignment=args.canvas_assignment,
+        done = export_all(grading_paths(args), csv_path=args.csv,
+                          canvas_assignment=args.canvas_assignment,
                           canvas_gradebook=args.canvas_gradebook,
                           moodle_worksheet=args.moodle_worksheet)
     except (FileNotFoundError, ValueError) as exc:

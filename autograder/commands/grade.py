@@ -28,6 +28,21 @@ from autograder.sandbox.limits import Limits
 DEFAULTS = Limits()
 
 
+def add_db_argument(parser: argparse.ArgumentParser) -> None:
+    """``--db URL``: grade, export and feedback read the same gradebook."""
+    parser.add_argument(
+        "--db", metavar="URL", default=None,
+        help="the course gradebook as an SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
+             "for several graders at once (default: $CS231KIT_DB_URL, else "
+             "sqlite:///grading/gradebook.db)",
+    )
+
+
+def grading_paths(args: argparse.Namespace) -> GradingPaths:
+    """The grading folder, with the gradebook ``--db`` names."""
+    return GradingPaths() if args.db is None else GradingPaths(db_url=args.db)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         f"Limits in force unless set here: {DEFAULTS.describe()}. {POINTS_RULE} "
@@ -52,12 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="grade on the existing Dask cluster whose scheduler is at ADDRESS "
              "(tcp://host:8786) instead of a local cluster of --jobs workers",
     )
-    parser.add_argument(
-        "--db", metavar="URL", default=None,
-        help="the course gradebook as an SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
-             "for several graders at once (default: $CS231KIT_DB_URL, else "
-             "sqlite:///grading/gradebook.db)",
-    )
+    add_db_argument(parser)
     parser.add_argument(
         "--max-tries", type=int, default=3,
         help="tries per submission on workers that die under it (killed, out of memory) before "
@@ -128,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
     if args.unsafe_no_sandbox:
         print(f"WARNING: grading without a sandbox. {UNPROTECTED}", flush=True)
-    paths = GradingPaths() if args.db is None else GradingPaths(db_url=args.db)
+    paths = grading_paths(args)
     progress = Progress()
     try:
         results = grade_all(
