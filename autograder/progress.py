@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 from autograder.grading import FAILED, MISSING, SubmissionResult
@@ -43,17 +44,19 @@ def outcome_text(result: SubmissionResult, skipped: bool) -> str:
 class Progress:
     """A ``report`` for :func:`autograder.grading.grade_all` that shows the batch's progress."""
 
-    def __init__(self, stream: IO[str] | None = None, tty: bool | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None, tty: bool | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty() if tty is None else tty
         self.total = self.to_grade = self.done = self.graded = self.failed = 0
         self.paced = 0  # graded in this run, missing ones left out (they take no time)
-        self.started = time.monotonic()
+        self.started = clock()
         self.bar: Any = None
 
     def start(self, total: int, to_grade: int) -> None:
         self.total, self.to_grade = total, to_grade
-        self.started = time.monotonic()
+        self.started = self.clock()
         skipped = total - to_grade
         self._print(f"{total} submission(s): {to_grade} to grade"
                     + (f", {skipped} unchanged (skipped)" if skipped else ""))
@@ -77,7 +80,7 @@ class Progress:
         remaining = self.to_grade - self.graded
         if not self.paced or not remaining:
             return ""
-        pace = (time.monotonic() - self.started) / self.paced
+        pace = (self.clock() - self.started) / self.paced
         return f"about {duration(pace * remaining)} left"
 
     def __call__(self, result: SubmissionResult, skipped: bool) -> None:
@@ -92,11 +95,9 @@ class Progress:
                 self.bar.set_postfix(failed=self.failed, refresh=True)
             self.bar.write(f"  {outcome_text(result, skipped)}", file=self.stream)
             return
-        summary = [f"{self.failed} failed so far"]
-        if self.left():
-            summary.append(self.left())
+        summary = [f"{self.failed} failed so far", self.left()]
         print(f"[{self.done}/{self.total}] {outcome_text(result, skipped)} — "
-              f"{', '.join(summary)}", file=self.stream, flush=True)
+              f"{', '.join(filter(None, summary))}", file=self.stream, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -324,3 +324,29 @@ def test_an_unreachable_scheduler_or_database_is_a_clear_error_and_nothing_is_wr
     assert message in out and "Nothing more was written" in out, out
     assert "secret" not in out
     assert tree_digest(grading) == before
+
+
+def test_progress_prints_done_total_failures_and_time_left():
+    import io
+
+    from autograder import progress
+    from autograder.grading import CellResult, SubmissionResult
+
+    times = iter([0.0, 0.0, 31.0, 62.0, 93.0])  # start, then one reading per graded line
+    out = io.StringIO()
+    shown = progress.Progress(out, tty=False, clock=lambda: next(times))
+    shown.start(5, 4)
+    cell = CellResult("02_jacobian_free_gradients", "test_relu", 2.0, 2.0)
+    shown(SubmissionResult("ann", "graded", cells=[cell]), True)
+    shown(SubmissionResult("bob", "graded", seconds=31, cells=[cell]), False)
+    shown(SubmissionResult("cy", "failed-to-grade", "timeout (cell 3)", seconds=30), False)
+    shown(SubmissionResult("dee", "missing", "no notebook was submitted"), False)
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "5 submission(s): 4 to grade, 1 unchanged (skipped)",
+        "[1/5] ann: graded 2 (unchanged, skipped) — 0 failed so far",
+        "[2/5] bob: graded 2 (31 s) — 0 failed so far, about 1m33s left",
+        "[3/5] cy: failed-to-grade 0 (30 s) [timeout (cell 3)] — 1 failed so far, about 1m02s left",
+        "[4/5] dee: missing 0 (0 s) [no notebook was submitted] — 1 failed so far, about 46s left",
+    ]
+    assert progress.duration(3725) == "1h02m"
