@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from autograder.judge.reference import (
@@ -850,7 +850,7 @@ def complex_step_backward(
         for ix in np.ndindex(*value.shape):
             args = [a.astype(np.complex128) for a in inputs]
             args[i][ix] += 1j * COMPLEX_STEP
-            grad[ix] = np.sum(dout * np.imag(forward(*args))) / COMPLEX_STEP
+            grad[ix] = float(np.sum(dout * np.imag(forward(*args))) / COMPLEX_STEP)
         grads.append(grad)
     return grads
 
@@ -875,10 +875,21 @@ def assert_normalization_gradients(
     return worst
 
 
+# Two values per statistic (N = 2 for batch norm, D = 2 for layer norm) is the one regime where
+# float64 itself cannot hold the bar: both normalized values are +-1 up to eps / var, the layer is
+# nearly constant in x, and dx is a difference of O(1) terms that cancel to ~1e-8 * |terms|, so
+# its last digits are rounding (about 1 in 4000 draws exceeds 1e-8). The sweeps leave that size
+# out; ``test_two_values_per_statistic`` checks it with the bar scaled to the terms.
+SIZES_WITHOUT_TWO = st.integers(1, 8).filter(lambda size: size != 2)
+
+
 @st.composite
-def norm_problems(draw: st.DrawFn, min_n: int = 1) -> dict[str, np.ndarray]:
+def norm_problems(
+    draw: st.DrawFn, min_n: int = 1, two_rows: bool = True, two_columns: bool = True
+) -> dict[str, np.ndarray]:
     """x (N, D) at a random offset and scale, gamma, beta and dout; sometimes a constant feature."""
-    n, d = draw(st.integers(min_n, 8)), draw(st.integers(1, 6))
+    n = draw(st.integers(min_n, 8) if two_rows else SIZES_WITHOUT_TWO)
+    d = draw(st.integers(1, 6) if two_columns else SIZES_WITHOUT_TWO)
     rng = np.random.default_rng(draw(seeds))
     x = rng.uniform(-10, 10) + rng.uniform(0.1, 10) * rng.standard_normal((n, d))
     if draw(st.booleans()):
@@ -899,7 +910,7 @@ def _ln(x: Any, gamma: Any, beta: Any) -> Any:
 
 
 @settings(max_examples=80, deadline=None)
-@given(problem=norm_problems(),
+@given(problem=norm_problems(two_rows=False),
        backward=st.sampled_from([normalization.batchnorm_backward,
                                  normalization.batchnorm_backward_alt]))
 def test_batchnorm_backward_matches_complex_step(problem: dict[str, Any], backward: Any) -> None:
@@ -910,11 +921,28 @@ def test_batchnorm_backward_matches_complex_step(problem: dict[str, Any], backwa
 
 
 @settings(max_examples=80, deadline=None)
-@given(problem=norm_problems())
+@given(problem=norm_problems(two_columns=False))
 def test_layernorm_backward_matches_complex_step(problem: dict[str, Any]) -> None:
     """One-example batches (N = 1) and one-feature layers (D = 1, zero variance) included."""
     inputs = [problem["x"], problem["gamma"], problem["beta"]]
     assert_normalization_gradients(_ln, normalization.layernorm_backward, inputs, problem["dout"])
+
+
+@pytest.mark.parametrize("kind", ["batchnorm", "layernorm"])
+def test_two_values_per_statistic(kind: str) -> None:
+    """N = 2 (batch norm) or D = 2 (layer norm): dx agrees with the complex-step derivative to
+    1e-8 of the size of the terms it is computed from (gamma * dout / std), no NaN."""
+    rng = np.random.default_rng(26)
+    forward, backward = (_train_bn, normalization.batchnorm_backward_alt) if (
+        kind == "batchnorm") else (_ln, normalization.layernorm_backward)
+    for _ in range(200):
+        x = rng.uniform(-10, 10) + rng.uniform(0.1, 10) * rng.standard_normal((2, 2))
+        gamma, beta, dout = rng.normal(size=2), rng.normal(size=2), rng.normal(size=(2, 2))
+        _, cache = forward(x, gamma, beta)
+        dx = backward(dout, cache)[0]
+        numeric = complex_step_backward(lambda *a: forward(*a)[0], [x, gamma, beta], dout)[0]
+        terms = np.max(np.abs(gamma * dout * cache["istd"]))
+        assert np.all(np.isfinite(dx)) and np.max(np.abs(dx - numeric)) <= 1e-8 * terms
 
 
 def test_layernorm_handles_a_single_example() -> None:
@@ -932,6 +960,7 @@ def test_layernorm_handles_a_single_example() -> None:
 def test_spatial_batchnorm_backward_matches_complex_step(
     n: int, c: int, h: int, w: int, seed: int, constant: bool
 ) -> None:
+    assume(n * h * w != 2)  # two values per channel: see SIZES_WITHOUT_TWO
     rng = np.random.default_rng(seed)
     x = rng.uniform(-5, 5) + rng.uniform(0.1, 5) * rng.standard_normal((n, c, h, w))
     if constant:

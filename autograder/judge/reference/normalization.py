@@ -113,6 +113,13 @@ def batchnorm_forward(
 def batchnorm_backward(dout: Array, cache: Cache) -> tuple[Array, Array, Array]:
     """Batch normalization backward, staged node by node on the computational graph.
 
+    Every node's local gradient is applied in turn, from the output back to x, and every
+    gradient is materialised at the node's own shape (the sums over the batch are broadcast back
+    explicitly), exactly as one would stage it by hand:
+
+        x -> mu = mean(x) -> xmu = x - mu -> sq = xmu**2 -> var = mean(sq) -> std = sqrt(var + eps)
+          -> istd = 1 / std -> x_hat = xmu * istd -> y = gamma * x_hat + beta
+
     Inputs:
     - dout: (N, D) upstream gradient
     - cache: the dict of graph nodes from batchnorm_forward (training mode)
@@ -121,31 +128,37 @@ def batchnorm_backward(dout: Array, cache: Cache) -> tuple[Array, Array, Array]:
     - dx: (N, D)
     - dgamma, dbeta: (D,)
     """
+    xp = get_array_module(dout)
     N = dout.shape[0]
     xmu, std, istd = cache["xmu"], cache["std"], cache["istd"]
     # y = gamma * x_hat + beta: beta and gamma were broadcast over the batch.
     dbeta = dout.sum(axis=0)
     dgamma = (dout * cache["x_hat"]).sum(axis=0)
     dx_hat = dout * cache["gamma"]
-    # x_hat = xmu * istd: xmu reaches x_hat directly, and through var -> std -> istd.
-    dxmu = dx_hat * istd
+    # x_hat = xmu * istd: a multiply gate; istd was broadcast over the batch.
+    dxmu_direct = dx_hat * istd
     distd = (dx_hat * xmu).sum(axis=0)
     dstd = -distd / (std * std)  # istd = 1 / std
-    dvar = dstd / (2 * std)  # std = sqrt(var + eps)
-    dsq = dvar / N  # var = mean of sq over the batch: every row gets dvar / N (broadcast)
-    dxmu = dxmu + 2 * xmu * dsq  # sq = xmu ** 2
-    # xmu = x - mu: x reaches xmu directly, and through mu = mean of x over the batch.
-    dmu = -dxmu.sum(axis=0)
-    dx = dxmu + dmu / N
+    dvar = dstd * 0.5 / std  # std = sqrt(var + eps)
+    dsq = xp.ones_like(dout) * (dvar / N)  # var = mean(sq): each of the N rows gets 1/N of it
+    dxmu_through_var = 2 * xmu * dsq  # sq = xmu ** 2
+    dxmu = dxmu_direct + dxmu_through_var  # xmu feeds x_hat and sq: the gradients add up
+    dx_direct = dxmu  # xmu = x - mu: +1 for x ...
+    dmu = -dxmu.sum(axis=0)  # ... and -1 for mu, broadcast over the batch
+    dx_through_mu = xp.ones_like(dout) * (dmu / N)  # mu = mean(x)
+    dx = dx_direct + dx_through_mu  # x feeds xmu and mu: the gradients add up
     return dx, dgamma, dbeta
 
 
 def batchnorm_backward_alt(dout: Array, cache: Cache) -> tuple[Array, Array, Array]:
-    """Batch normalization backward in closed form (the staged graph summed up by hand):
+    """Batch normalization backward in closed form: the staged graph summed up by hand.
 
-        dx = istd / N * (N * dx_hat - sum(dx_hat) - x_hat * sum(dx_hat * x_hat)),
+    With dx_hat = gamma * dout, sum(dx_hat) = gamma * dbeta and sum(dx_hat * x_hat) = gamma *
+    dgamma (sums over the batch), so
 
-    with dx_hat = gamma * dout and both sums over the batch axis.
+        dx = gamma * istd / N * (N * dout - dbeta - x_hat * dgamma),
+
+    two reductions and a few elementwise operations on (N, D) arrays.
 
     Inputs and returns: as batchnorm_backward.
     """
@@ -153,9 +166,8 @@ def batchnorm_backward_alt(dout: Array, cache: Cache) -> tuple[Array, Array, Arr
     x_hat = cache["x_hat"]
     dbeta = dout.sum(axis=0)
     dgamma = (dout * x_hat).sum(axis=0)
-    dx_hat = dout * cache["gamma"]
-    sum_dx_hat, sum_dx_hat_x_hat = dx_hat.sum(axis=0), (dx_hat * x_hat).sum(axis=0)
-    dx = cache["istd"] / N * (N * dx_hat - sum_dx_hat - x_hat * sum_dx_hat_x_hat)
+    scale = cache["gamma"] * cache["istd"]  # (D,)
+    dx = scale * dout - (scale * dbeta / N) - x_hat * (scale * dgamma / N)
     return dx, dgamma, dbeta
 
 
