@@ -57,6 +57,15 @@ POINTS: dict[str, dict[str, int]] = {
         "test_three_layer_convnet": 5,
         "test_hand_set_filters": 2,
     },
+    "06_batch_normalization": {
+        "test_batchnorm_forward": 4,
+        "test_batchnorm_backward": 4,
+        "test_batchnorm_backward_alt": 3,
+        "test_layernorm_forward": 2,
+        "test_layernorm_backward": 3,
+        "test_spatial_batchnorm": 4,
+        "test_fc_net_norm": 5,
+    },
 }
 
 TOTAL = sum(sum(cells.values()) for cells in POINTS.values())
