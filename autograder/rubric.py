@@ -1,8 +1,20 @@
 """Points for assignment a2: the one place where they are decided.
 
-Each key is a notebook of ``solutions/a2/``; each inner key the ``grade_id`` of one autograded test
-cell; each value its points. ``tests/test_rubric.py`` checks that the notebooks' nbgrader metadata
-carries exactly these points and that they total 100.
+``POINTS``: each key is a notebook of ``solutions/a2/``; each inner key the ``grade_id`` of one
+autograded test cell (a hidden test the judge decides); each value its points. Notebooks 01 to 05
+total 100, notebook 06 adds 25: ``TOTAL`` is 125, the score ``autograder grade`` gives, exports and
+reports.
+
+``MANUAL_POINTS``: the written answers that a TA grades by hand (nbgrader "manually graded
+answer" cells: ``solution`` and ``grade`` markdown cells whose model answer and rubric sit in the
+source notebook's solution region, stripped from the release). They are kept out of ``POINTS`` and
+``TOTAL`` on purpose: the judge cannot decide them, so the autograded score never waits for them.
+nbgrader counts them in its own maximum; a TA enters them in nbgrader's formgrader, and they are
+added to the autograded score there (``MANUAL_TOTAL`` more points).
+
+``autograder.student_release.rubric_mismatches`` checks that the notebooks' nbgrader metadata
+carries exactly these points (``autograder release`` refuses otherwise), and ``tests/test_course``
+checks the totals.
 """
 
 ASSIGNMENT = "a2"
@@ -68,4 +80,14 @@ POINTS: dict[str, dict[str, int]] = {
     },
 }
 
+MANUAL_POINTS: dict[str, dict[str, int]] = {
+    "06_batch_normalization": {
+        "bn_graph_answer": 2,
+        "ln_vs_bn_answer": 2,
+        "init_scale_answer": 3,
+        "batch_size_answer": 3,
+    },
+}
+
 TOTAL = sum(sum(cells.values()) for cells in POINTS.values())
+MANUAL_TOTAL = sum(sum(cells.values()) for cells in MANUAL_POINTS.values())
