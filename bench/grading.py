@@ -1,4 +1,4 @@
-"""Grading throughput: seconds per full submission (all five notebooks) with 1 and 2 workers.
+"""Grading throughput: seconds per full submission (every notebook) with 1 and 2 workers.
 
 Usage: python bench/grading.py [--submissions 4] [--jobs 1 2] [--json PATH]
                                [--baseline OTHER_CHECKOUT [--rounds 2]]
@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from autograder import rubric  # noqa: E402
 from autograder.course import ASSIGNMENT, SOURCE_DIR  # noqa: E402
 from autograder.grading import GradingPaths, grade_all, prepare_template  # noqa: E402
 from autograder.submissions import collect  # noqa: E402
@@ -51,7 +52,7 @@ def time_grading(src: Path, workdir: Path, jobs: int) -> tuple[float, list[str]]
     results = grade_all(paths, jobs=jobs, force=True)
     seconds = time.perf_counter() - start
     bad = [f"{s}: {r.status} {r.score:g} {r.reason}" for s, r in results.items()
-           if r.status != "graded" or r.score != 100]
+           if r.status != "graded" or r.score != rubric.TOTAL]
     return seconds, bad
 
 

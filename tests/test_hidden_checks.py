@@ -61,8 +61,8 @@ SLOW_SECRET_COUNT = 20
 
 @pytest.fixture(autouse=True)
 def in_notebook_dir(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Load notebooks from their folder, as the grader does: notebooks 04 and 05 load notebook 03
-    by a relative path."""
+    """Load notebooks from their folder, as the grader does: notebooks 04 to 06 load notebook 03
+    (and 06 also 05) by a relative path."""
     monkeypatch.chdir(NOTEBOOK_DIR)
 
 
