@@ -39,6 +39,7 @@ c.CourseDirectory.db_url = (
 # Only the notebooks are released; data and caches never are.
 c.CourseDirectory.ignore = [
     ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*", "*.npz", "*.png", "*.pkl",
+    "*_submission.zip",
 ]
 
 # The release shows students an explicit stub where their code goes.

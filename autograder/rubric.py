@@ -1,12 +1,19 @@
 """Points for assignment a2: the one place where they are decided.
 
 ``POINTS``: each key is a notebook of ``solutions/a2/``; each inner key the ``grade_id`` of one
-autograded test cell; each value its points (the judge decides them; 100 in all).
+autograded test cell (a hidden test the judge decides); each value its points. Notebooks 01 to 05
+total 100, notebook 06 adds 25: ``AUTO_TOTAL`` is 125, the score ``autograder grade`` gives.
 
-``MANUAL_POINTS``: the same for the written answers (the inline questions), manually graded
-answer cells that TAs grade in nbgrader's formgrader with the rubric written in the source
-notebook. ``autograder.student_release.rubric_mismatches`` checks that the notebooks' nbgrader
-metadata carries exactly these points; the release refuses to build otherwise.
+``MANUAL_POINTS``: the written answers that a TA grades by hand (nbgrader "manually graded
+answer" cells: ``solution`` and ``grade`` markdown cells whose model answer and rubric sit in the
+source notebook's solution region, stripped from the release). They are kept out of ``POINTS``:
+the judge cannot decide them, so the autograded score never waits for them. A TA enters them in
+nbgrader's formgrader; ``export``, the report and the feedback add them (``MANUAL_TOTAL`` more
+points, ``TOTAL`` in all).
+
+``autograder.student_release.rubric_mismatches`` checks that the notebooks' nbgrader metadata
+carries exactly these points (``autograder release`` refuses otherwise), and ``tests/test_course``
+checks the totals.
 """
 
 ASSIGNMENT = "a2"
@@ -61,6 +68,15 @@ POINTS: dict[str, dict[str, int]] = {
         "test_three_layer_convnet": 5,
         "test_hand_set_filters": 2,
     },
+    "06_batch_normalization": {
+        "test_batchnorm_forward": 4,
+        "test_batchnorm_backward": 4,
+        "test_batchnorm_backward_alt": 3,
+        "test_layernorm_forward": 2,
+        "test_layernorm_backward": 3,
+        "test_spatial_batchnorm": 4,
+        "test_fc_net_norm": 5,
+    },
 }
 
 MANUAL_POINTS: dict[str, dict[str, int]] = {
@@ -97,6 +113,12 @@ MANUAL_POINTS: dict[str, dict[str, int]] = {
         "inline_question_3": 2,
         "inline_question_4": 2,
         "inline_question_5": 2,
+    },
+    "06_batch_normalization": {
+        "bn_graph_answer": 2,
+        "ln_vs_bn_answer": 2,
+        "init_scale_answer": 3,
+        "batch_size_answer": 3,
     },
 }
 

@@ -5,8 +5,8 @@ stale), written as a folder of per-student folders and LMS zips, exactly what a 
 
 | sample | what it is | expected |
 | --- | --- | --- |
-| perfect | the reference solutions, all five notebooks | graded, 100 |
-| partial | all five, two functions wrong (dw averaged over N; dropout mask not | graded, 94 |
+| perfect | the reference solutions, all six notebooks | graded, 125 |
+| partial | all six, two functions wrong (dw averaged over N; dropout mask not | graded, 119 |
 |  | divided by p) | |
 | blank | the untouched release | graded, 0 |
 | not-json | notebook 02 is not JSON; notebook 04 is right | failed-to-grade (malformed), 10 |
@@ -21,7 +21,9 @@ stale), written as a folder of per-student folders and LMS zips, exactly what a 
 |  | (patch NumPy; blank the hidden cells; read the solutions) | flagged |
 
 Most samples carry only notebook 02 (the quickest to run): the other notebooks then count as not
-submitted (0 points), which keeps the demo short without changing what each sample shows.
+submitted (0 points), which keeps the demo short without changing what each sample shows. Scores
+are the autograded points (out of ``rubric.AUTO_TOTAL``, 125); the written answers are left to a
+TA and never change them.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ class Sample:
 
 
 SAMPLES = [
-    Sample("perfect", "the reference solutions", GRADED, 100),
-    Sample("partial", "two functions wrong", GRADED, 94),
+    Sample("perfect", "the reference solutions", GRADED, 125),
+    Sample("partial", "two functions wrong", GRADED, 119),
     Sample("blank", "the untouched release", GRADED, 0),
     Sample("not-json", "notebook 02 is not JSON", FAILED, 10, "malformed notebook"),
     Sample("deleted-test", "a test cell deleted", GRADED, 15),

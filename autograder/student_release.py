@@ -21,20 +21,23 @@ class ReleaseError(RuntimeError):
     """The release could not be generated, or it leaks; the message says what to fix."""
 
 
-def notebook_points(notebook: Path, *, manual: bool = False) -> dict[str, float]:
-    """grade_id -> points of every autograded test cell of a notebook (``manual``: of every
-    manually graded answer cell instead)."""
+def notebook_points(notebook: Path, manual: bool = False) -> dict[str, float]:
+    """grade_id -> points of every autograded test cell of a notebook, or with ``manual`` of
+    every manually graded cell (a written answer: ``solution`` and ``grade``; or a task)."""
     nb = json.loads(notebook.read_text(encoding="utf-8"))
     points = {}
     for cell in nb["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and bool(meta.get("solution")) == manual:
+        graded_by_hand = bool(meta.get("task") or (meta.get("grade") and meta.get("solution")))
+        autograded = bool(meta.get("grade") and not meta.get("solution"))
+        if graded_by_hand if manual else autograded:
             points[meta["grade_id"]] = meta.get("points", 0)
     return points
 
 
 def rubric_mismatches(source_dir: Path = SOURCE_DIR) -> list[str]:
-    """Differences between autograder/rubric.py and the source notebooks' test-cell points."""
+    """Differences between autograder/rubric.py and the source notebooks' points: test cells
+    against ``POINTS``, manually graded cells against ``MANUAL_POINTS``."""
     problems = []
     folder = source_dir / rubric.ASSIGNMENT
     found = {p.stem for p in folder.glob("*.ipynb")}
@@ -43,15 +46,17 @@ def rubric_mismatches(source_dir: Path = SOURCE_DIR) -> list[str]:
     for name in sorted(found - set(rubric.POINTS)):
         problems.append(f"{name}.ipynb is in {folder} but not in autograder/rubric.py")
     for name in sorted(found & set(rubric.POINTS)):
-        for manual, kind, table in ((False, "test cell", rubric.POINTS),
-                                    (True, "written answer", rubric.MANUAL_POINTS)):
+        for manual, table, what, where in (
+            (False, rubric.POINTS, "test cell", "POINTS"),
+            (True, rubric.MANUAL_POINTS, "manually graded cell", "MANUAL_POINTS"),
+        ):
             have = notebook_points(folder / f"{name}.ipynb", manual=manual)
             want = table.get(name, {})
             for grade_id in sorted(set(have) | set(want)):
                 if have.get(grade_id) != want.get(grade_id):
                     problems.append(
-                        f"{name}: {kind} {grade_id!r} has {have.get(grade_id)} points in the "
-                        f"notebook but {want.get(grade_id)} in autograder/rubric.py"
+                        f"{name}: {what} {grade_id!r} has {have.get(grade_id)} points in the "
+                        f"notebook but {want.get(grade_id)} in autograder/rubric.py {where}"
                     )
     return problems
 

@@ -1,4 +1,4 @@
-"""Grading throughput: seconds per full submission (all five notebooks), 1 and 2 workers, and
+"""Grading throughput: seconds per full submission (every notebook), 1 and 2 workers, and
 the Dask engine against the thread pool, measured in one run.
 
 Usage: python bench/grading.py [--submissions 4] [--runs dask:1 dask:2 threads:2] [--repeat 2]
@@ -42,6 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from autograder import rubric  # noqa: E402
 from autograder.course import ASSIGNMENT, SOURCE_DIR  # noqa: E402
 from autograder.grading import GradingPaths, grade_all, prepare_template  # noqa: E402
 from autograder.submissions import collect  # noqa: E402
@@ -74,7 +75,7 @@ def time_grading(src: Path, workdir: Path, jobs: int, engine: str = "dask"
     seconds = time.perf_counter() - start
     cpu = _cpu_seconds() - cpu
     bad = [f"{s}: {r.status} {r.score:g} {r.reason}" for s, r in results.items()
-           if r.status != "graded" or r.score != 100]
+           if r.status != "graded" or r.score != rubric.AUTO_TOTAL]
     return seconds, bad, cpu
 
 

@@ -16,8 +16,11 @@ It checks that
 2. the grading metadata is intact: no graded cell deleted, copied or edited (the test cells carry a
    checksum that must still match; each notebook lists its graded cells), so the grader can find
    your answers;
-3. every answer cell is filled in (no ``raise NotImplementedError()`` left);
-4. the notebooks run top to bottom in a fresh kernel, with training cells on their short
+3. every answer cell is filled in (no ``raise NotImplementedError()`` left), every written answer
+   (a markdown cell a TA grades) is written (no ``YOUR ANSWER HERE`` left);
+4. every notebook whose code loads another one (``load_definitions("03_modular_backprop.ipynb")``,
+   as notebooks 04 to 06 do) finds it in the same folder;
+5. the notebooks run top to bottom in a fresh kernel, with training cells on their short
    grading-mode budgets (whatever the caller's mode: ``CS231KIT_FULL`` is not passed on), and the
    visible tests pass (skip with ``run=False``);
 
@@ -32,6 +35,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 import zipfile
@@ -41,7 +45,10 @@ from typing import Any
 
 from cs231kit.run_mode import being_graded
 
-STUB_MARKERS = ("raise NotImplementedError()", "YOUR CODE HERE", "YOUR ANSWER HERE")
+STUB_MARKERS = ("raise NotImplementedError()", "YOUR CODE HERE")
+TEXT_STUB = "YOUR ANSWER HERE"  # what the release shows in a written answer's cell
+# A notebook that loads the definitions of a sibling notebook names it like this.
+_LOADS = re.compile(r"""load_definitions\(\s*["']([^"']+\.ipynb)["']""")
 # Set while the notebooks run inside the check, so a check() cell does not start another check.
 NESTED_ENV = "CS231KIT_SUBMISSION_CHECK"
 # The environment of the kernels the check starts (None: removed): see run_notebook.
@@ -141,7 +148,7 @@ def cell_checksum(cell: dict[str, Any]) -> str:
 
 
 def check_structure(path: Path) -> NotebookReport:
-    """Checks 1–3 for one notebook (no code is run)."""
+    """Checks 1–4 for one notebook (no code is run)."""
     report = NotebookReport(path.name)
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
@@ -179,9 +186,16 @@ def check_structure(path: Path) -> NotebookReport:
             )
             continue
         seen[grade_id] = index
-        # Answer cells: code answers, and written answers (manually graded: grade and solution)
+        # Answer cells: code answers, and written answers (markdown cells a TA grades by hand,
+        # which are also grade cells); whatever the student writes there changes them.
         is_answer = bool(meta.get("solution"))
-        if is_answer and any(marker in _source(cell) for marker in STUB_MARKERS):
+        if is_answer and cell.get("cell_type") == "markdown":
+            if TEXT_STUB in _source(cell):
+                report.problems.append(
+                    f"written answer {grade_id!r} (cell {index}) is not answered yet: replace "
+                    f"{TEXT_STUB} with your answer"
+                )
+        elif is_answer and any(marker in _source(cell) for marker in STUB_MARKERS):
             report.problems.append(f"answer cell {grade_id!r} (cell {index}) is not filled in yet")
         stored = meta.get("checksum")
         if not is_answer and stored and cell_checksum(cell) != stored:
@@ -199,12 +213,28 @@ def check_structure(path: Path) -> NotebookReport:
                     "the same place, from a fresh copy of the assignment"
                 )
             previous = grade_id
+    for needed in sorted(_loaded_notebooks(nb) - {path.name}):
+        if not (path.parent / needed).is_file():
+            report.problems.append(
+                f"it loads your definitions from {needed}, which is not in this folder: keep "
+                "the notebooks of the assignment together"
+            )
     if graded == 0:
         report.problems.append(
             "no graded cells found: the grading metadata is missing (was the notebook re-created "
             "or saved by another editor?); start from the assignment's copy and paste your code in"
         )
     return report
+
+
+def _loaded_notebooks(nb: dict[str, Any]) -> set[str]:
+    """The sibling notebooks whose definitions a notebook's code cells load."""
+    return {
+        name
+        for cell in nb["cells"]
+        if isinstance(cell, dict) and cell.get("cell_type") == "code"
+        for name in _LOADS.findall(_source(cell))
+    }
 
 
 def run_notebook(path: Path, timeout: int = 600) -> list[str]:

@@ -1,11 +1,13 @@
 """The course as graders see it: notebooks run, nbgrader scores them right, the release is clean.
 
 Plain ``nbgrader autograde`` (no sandbox: the hidden cells then run the judge in the kernel)
-grades, in a private gradebook, the instructor's solutions (100/100) and the untouched release
-(0/100), so TAs may use nbgrader's own commands. The mutant submissions (``mutant-v{k}-p{p}``: the
-k-th wrong variant of every other graded function) are graded the recommended way, sandboxed, in
-the one batch of ``course_grading`` (conftest.py): each mutated function loses its points and every
-other function keeps them (isolation).
+grades, in a private gradebook, the instructor's solutions (full autograded points, 125) and the
+untouched release (0), so TAs may use nbgrader's own commands. The written answers of notebook 06
+are manually graded cells: nbgrader leaves the solutions' answers to a TA and gives the release's
+unanswered cells 0, and they never enter the autograded points. The mutant submissions
+(``mutant-v{k}-p{p}``: the k-th wrong variant of every other graded function) are graded the
+recommended way, sandboxed, in the one batch of ``course_grading`` (conftest.py): each mutated
+function loses its points and every other function keeps them (isolation).
 """
 
 from __future__ import annotations
@@ -55,23 +57,46 @@ def graded(tmp_path_factory):
     from nbgrader.api import Gradebook
 
     scores: dict[str, dict[str, dict[str, float]]] = {}
+    manual: dict[str, dict[str, dict[str, tuple[float | None, bool]]]] = {}
     with Gradebook(f"sqlite:///{dirs.gradebook}", "cs231kit") as gb:
         for student in ["solutions", "blank"]:
-            scores[student] = {}
+            scores[student], manual[student] = {}, {}
             for name in NOTEBOOKS:
                 nb = gb.find_submission_notebook(name, rubric.ASSIGNMENT, student)
+                hand = rubric.MANUAL_POINTS.get(name, {})
                 scores[student][name] = {
                     # the autograded tests (the written answers wait for a TA)
                     g.cell.name: float(g.score) for g in nb.grades
                     if g.cell.name in rubric.POINTS[name]
                 }
-    return {"dirs": dirs, "scores": scores}
+                manual[student][name] = {
+                    g.cell.name: (g.auto_score, bool(g.needs_manual_grade))
+                    for g in nb.grades if g.cell.name in hand
+                }
+    return {"dirs": dirs, "scores": scores, "manual": manual}
 
 
-def test_rubric_totals_100_and_matches_notebooks():
-    assert rubric.AUTO_TOTAL == 100
+def test_rubric_totals_and_matches_notebooks():
+    """Notebooks 01 to 05 keep their 100 points; notebook 06 adds 25 autograded points; the
+    written answers, which a TA grades, come on top."""
+    first_five = [name for name in rubric.POINTS if name[:2] in {"01", "02", "03", "04", "05"}]
+    assert sum(sum(rubric.POINTS[name].values()) for name in first_five) == 100
+    assert sum(rubric.POINTS["06_batch_normalization"].values()) == 25
+    assert rubric.AUTO_TOTAL == 125
+    assert rubric.MANUAL_TOTAL == 48 + sum(rubric.MANUAL_POINTS["06_batch_normalization"].values())
     assert rubric.TOTAL == rubric.AUTO_TOTAL + rubric.MANUAL_TOTAL
+    assert set(rubric.MANUAL_POINTS) <= set(rubric.POINTS)
     assert rubric_mismatches() == []
+
+
+def test_written_answers_are_left_to_a_ta(graded):
+    """A filled-in written answer waits for a TA; an untouched one gets 0 at once; neither
+    touches the autograded points (checked by the two tests above and below)."""
+    for name, cells in rubric.MANUAL_POINTS.items():
+        solutions, blank = graded["manual"]["solutions"][name], graded["manual"]["blank"][name]
+        assert set(solutions) == set(blank) == set(cells), name
+        assert all(needs and auto is None for auto, needs in solutions.values()), solutions
+        assert all(auto == 0 and not needs for auto, needs in blank.values()), blank
 
 
 @pytest.fixture(scope="module", params=NOTEBOOKS)

@@ -77,7 +77,7 @@ def test_csv_has_a_row_per_student_with_function_points(graded_samples):
     rows = list(csv.DictReader(graded_samples["csv"].open()))
     assert [r["student_id"] for r in rows] == sorted(graded_samples["results"])
     by_id = {r["student_id"]: r for r in rows}
-    assert by_id["perfect"]["score"] == "100"
+    assert by_id["perfect"]["score"] == f"{EXPECTED['perfect'].score:g}" == f"{rubric.AUTO_TOTAL:g}"
     assert by_id["perfect"]["test_conv_forward_naive"] == "4"
     assert by_id["partial"]["test_matmul_backward"] == "0"
     assert by_id["partial"]["test_dropout_forward"] == "0"
@@ -157,8 +157,9 @@ def test_course_gradebook_has_the_merged_scores(graded_samples):
 
     paths = graded_samples["paths"]
     with Gradebook(f"sqlite:///{paths.course_dirs.gradebook}", "cs231kit") as gb:
-        assert gb.find_submission(rubric.ASSIGNMENT, "perfect").score == 100
-        assert gb.find_submission(rubric.ASSIGNMENT, "partial").score == 94
+        # The written answers of notebook 06 wait for a TA: they add nothing yet.
+        assert gb.find_submission(rubric.ASSIGNMENT, "perfect").score == EXPECTED["perfect"].score
+        assert gb.find_submission(rubric.ASSIGNMENT, "partial").score == EXPECTED["partial"].score
     assert (paths.course_dirs.autograded / "perfect" / rubric.ASSIGNMENT).is_dir()
 
 

@@ -61,8 +61,8 @@ SLOW_SECRET_COUNT = 20
 
 @pytest.fixture(autouse=True)
 def in_notebook_dir(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Load notebooks from their folder, as the grader does: notebooks 04 and 05 load notebook 03
-    by a relative path."""
+    """Load notebooks from their folder, as the grader does: notebooks 04 to 06 load notebook 03
+    (and 06 also 05) by a relative path."""
     monkeypatch.chdir(NOTEBOOK_DIR)
 
 
@@ -294,6 +294,20 @@ MESSAGES = [
     ("03_modular_backprop", "weight decay added to the gradient", "test_adam", "weight_decay > 0"),
     ("03_modular_backprop", "cache holds the flattened x", "test_affine_forward",
      "cache[0] (x) has shape"),
+    ("06_batch_normalization", "dgamma multiplies dout by x", "test_batchnorm_backward",
+     "use x_hat"),
+    ("06_batch_normalization", "the path through the mean", "test_batchnorm_backward",
+     "path through the mean (mu -> x) is missing"),
+    ("06_batch_normalization", "momentum the wrong way", "test_batchnorm_forward",
+     "momentum is applied the wrong way round"),
+    ("06_batch_normalization", "running averages kept in local", "test_batchnorm_forward",
+     "running mean is not updated"),
+    ("06_batch_normalization", "test mode normalizes with the batch", "test_batchnorm_forward",
+     "test mode used the batch's statistics"),
+    ("06_batch_normalization", "x reshaped to (N*H*W, C)", "test_spatial_batchnorm",
+     "without moving the channel axis last"),
+    ("06_batch_normalization", "the mode is never set", "test_fc_net_norm",
+     "set 'mode' to 'test'"),
 ]
 
 

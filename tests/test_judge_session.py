@@ -109,6 +109,25 @@ def test_the_reference_answers_only_the_names_the_case_allows():
         judge.request({"op": "outputs", "token": "guessed", "outputs": {}})
 
 
+def test_a_reference_call_updates_the_callers_dict_arguments_as_a_local_call_would():
+    """batchnorm_forward keeps its running averages in its bn_param: through a reference stub,
+    they land in the student's own dict, and nothing but plain data comes back."""
+    session, judge = connect()
+    plan = judge.request({"op": "open", "test": "test_spatial_batchnorm"})["runs"]
+    token = plan[0]["token"]
+    bn_param = {"mode": "train", "momentum": 0.5, "note": "kept"}
+    x = np.arange(6.0).reshape(3, 2)
+    reply = judge.request({"op": "oracle", "token": token, "function": "batchnorm_forward",
+                           "args": [x, np.ones(2), np.zeros(2), bn_param], "kwargs": {}})
+    assert "running_mean" not in bn_param  # the judge worked on its own decoded copy
+    np.testing.assert_allclose(reply["updated"]["3"]["running_mean"], 0.5 * x.mean(axis=0))
+    from autograder.sandbox.handin import _copy_back
+
+    _copy_back(reply["updated"], (x, np.ones(2), np.zeros(2), bn_param), {})
+    np.testing.assert_allclose(bn_param["running_var"], 0.5 * x.var(axis=0))
+    assert bn_param["note"] == "kept" and bn_param["mode"] == "train"
+
+
 def test_an_open_test_closes_when_the_next_opens_and_its_tokens_die_with_it():
     session, judge = connect()
     first = judge.request({"op": "open", "test": "test_relu_jacobian"})["runs"]

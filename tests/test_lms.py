@@ -27,6 +27,9 @@ from autograder.reports import export, export_all
 from autograder.submissions import collect, load_manifest
 from tests.conftest import tree_digest
 
+MAX = f"{rubric.TOTAL:g}"  # the maximum score, as the upload files write it
+POSSIBLE = f"{rubric.TOTAL:.2f}"  # as Canvas and Moodle write it
+
 NB = "02_jacobian_free_gradients"
 NOTEBOOK = (RELEASE_DIR / rubric.ASSIGNMENT / f"{NB}.ipynb").read_text()
 
@@ -371,7 +374,7 @@ def test_canvas_upload_has_canvas_layout_and_blank_for_ungraded(collected):
     done = export_all(collected, canvas_assignment="12345")
     rows = read(collected.root / "grades-canvas.csv")
     assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "a2 (12345)"]
-    assert rows[1] == ["    Points Possible", "", "", "", "", "100.00"]
+    assert rows[1] == ["    Points Possible", "", "", "", "", f"{rubric.TOTAL:.2f}"]
     assert len(rows) == 2 + 13
     assert ["doejane", "111", "", "", "", "91"] in rows  # two Jane Does, told apart by their ID
     assert ["doejane", "222", "", "", "", "80"] in rows
@@ -383,9 +386,9 @@ def test_canvas_upload_has_canvas_layout_and_blank_for_ungraded(collected):
     assert "have no Canvas user id" in notes
 
 
-CANVAS_EXPORT = """\
+CANVAS_EXPORT = f"""\
 Student,ID,SIS User ID,SIS Login ID,Section,a1 (12000),a2 (12345),Current Score,Final Score
-    Points Possible,,,,,50.00,100.00,(read only),(read only)
+    Points Possible,,,,,50.00,{POSSIBLE},(read only),(read only)
 "Doe, Jane",111,S-0111,jdoe1@uni.edu,CS231 Section A,45.00,,90.00,45.00
 "Doe, Jane",222,S-0222,jdoe2@uni.edu,CS231 Section B,40.00,,80.00,40.00
 "Smith, John",333,S-0333,jsmith@uni.edu,CS231 Section A,30.00,,60.00,30.00
@@ -418,10 +421,10 @@ def test_gradescope_upload_has_name_sid_email_and_score(collected):
     export_all(collected)
     rows = read(collected.root / "grades-gradescope.csv")
     assert rows[0] == ["Name", "SID", "Email", "Total Score", "Max Points", "Submission ID"]
-    assert ["Jane Doe", "3031", "jane.doe@uni.edu", "88", "100", "501"] in rows
-    assert ["Ann Lee", "3032", "ann.lee@uni.edu", "77", "100", "502"] in rows
-    assert ["Bo Kim", "3033", "bo.kim@uni.edu", "77", "100", "502"] in rows
-    assert ["jdoe", "", "", "62", "100", ""] in rows  # no Gradescope identity: what we know
+    assert ["Jane Doe", "3031", "jane.doe@uni.edu", "88", MAX, "501"] in rows
+    assert ["Ann Lee", "3032", "ann.lee@uni.edu", "77", MAX, "502"] in rows
+    assert ["Bo Kim", "3033", "bo.kim@uni.edu", "77", MAX, "502"] in rows
+    assert ["jdoe", "", "", "62", MAX, ""] in rows  # no Gradescope identity: what we know
 
 
 def test_moodle_upload_is_an_offline_grading_worksheet(collected):
@@ -429,18 +432,18 @@ def test_moodle_upload_is_an_offline_grading_worksheet(collected):
     rows = read(collected.root / "grades-moodle.csv")
     assert rows[0] == ["Identifier", "Full name", "Email address", "Grade", "Maximum Grade",
                        "Last modified (grade)"]
-    assert ["Participant 1234", "Jane Doe", "", "95", "100", ""] in rows
-    assert ["Participant 1235", "Jane Smith", "", "", "100", ""] in rows  # failed: by hand
+    assert ["Participant 1234", "Jane Doe", "", "95", MAX, ""] in rows
+    assert ["Participant 1235", "Jane Smith", "", "", MAX, ""] in rows  # failed: by hand
 
 
-MOODLE_WORKSHEET = """\
+MOODLE_WORKSHEET = f"""\
 Identifier,"Full name","Email address",Status,Grade,"Maximum Grade","Grade can be changed",\
 "Last modified (submission)","Last modified (grade)","Feedback comments"
-"Participant 1234","Jane Doe",jane@uni.edu,"Submitted for grading",,100.00,Yes,\
+"Participant 1234","Jane Doe",jane@uni.edu,"Submitted for grading",,{POSSIBLE},Yes,\
 "Friday, 1 March 2024, 10:00 AM",-,
-"Participant 1235","Jane Smith",smith@uni.edu,"Submitted for grading",55.00,100.00,Yes,\
+"Participant 1235","Jane Smith",smith@uni.edu,"Submitted for grading",55.00,{POSSIBLE},Yes,\
 "Friday, 1 March 2024, 11:00 AM","Saturday, 2 March 2024, 9:00 AM","See me"
-"Participant 1299","Ola Nord",ola@uni.edu,"No submission",,100.00,Yes,-,-,
+"Participant 1299","Ola Nord",ola@uni.edu,"No submission",,{POSSIBLE},Yes,-,-,
 """
 
 

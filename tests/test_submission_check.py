@@ -144,6 +144,33 @@ def test_the_untouched_release_says_what_to_fill_in(tmp_path):
     assert any("'relu_jacobian'" in p and "not filled in" in p for p in problems)
 
 
+def test_written_answers_and_the_notebooks_a_notebook_loads_are_checked(tmp_path):
+    """Notebook 06: its written answers (markdown cells a TA grades) must be written, and may be
+    changed without counting as an edited test cell; the notebooks it loads must be there."""
+    name = "06_batch_normalization"
+    nb = completed_release(name)  # code answers filled in, written answers as released:
+    for cell in nb["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution") and (
+                cell["cell_type"] == "markdown"):
+            cell["source"] = "*Your answer:*\n\nYOUR ANSWER HERE"
+    (tmp_path / f"{name}.ipynb").write_text(json.dumps(nb))
+    problems = " | ".join(check(tmp_path, run=False, verbose=False).notebooks[0].problems)
+    for needed in ("03_modular_backprop.ipynb", "05_conv_nets.ipynb"):
+        assert f"loads your definitions from {needed}" in problems
+    assert "written answer 'bn_graph_answer'" in problems and "YOUR ANSWER HERE" in problems
+    assert "answer cell 'batchnorm_forward'" not in problems
+
+    for needed in ("03_modular_backprop", "05_conv_nets"):
+        (tmp_path / f"{needed}.ipynb").write_text(json.dumps(completed_release(needed)))
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and cell["cell_type"] == "markdown":
+            cell["source"] = "*Your answer:* the statistics come from the mini-batch."
+    (tmp_path / f"{name}.ipynb").write_text(json.dumps(nb))
+    result = check(tmp_path, run=False, verbose=False)
+    assert result.ok, str(result)
+
+
 def test_edited_test_cell_copied_cell_and_broken_json_are_reported(folder):
     nb = json.loads((folder / f"{NB}.ipynb").read_text())
     test_cell = next(c for c in nb["cells"]

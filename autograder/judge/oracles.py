@@ -6,6 +6,11 @@ Only the names a case lists in ``Case.oracles`` are answered, only while that ca
 
 A reference *class* (``FullyConnectedNet`` in notebook 04, whose dropout net builds the plain
 net to get its parameters) is answered with the plain-data attributes of a reference instance.
+
+A reference that updates a dict argument in place (``batchnorm_forward`` stores the running
+statistics in its ``bn_param``) works on the judge's decoded copy; :func:`updated_dicts` returns
+those dicts after the call, and the stub copies them back into the student's own dicts, so that
+state kept in a dict survives the trip exactly as it would with a local call.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.judge.reference import conv, layers, linear_classifiers, models
+from autograder.judge.reference import conv, layers, linear_classifiers, models, normalization
 
 # Largest total size of the arrays one reference call may be asked to work on: a hidden case's
 # arrays are far smaller, and the limit keeps a submission from making the judge do heavy work.
@@ -42,6 +47,13 @@ ORACLES: dict[str, Callable[..., Any]] = {
     "conv_backward_naive": conv.conv_backward_naive,
     "max_pool_forward_naive": conv.max_pool_forward_naive,
     "max_pool_backward_naive": conv.max_pool_backward_naive,
+    "batchnorm_forward": normalization.batchnorm_forward,
+    "batchnorm_backward": normalization.batchnorm_backward,
+    "batchnorm_backward_alt": normalization.batchnorm_backward_alt,
+    "layernorm_forward": normalization.layernorm_forward,
+    "layernorm_backward": normalization.layernorm_backward,
+    "spatial_batchnorm_forward": normalization.spatial_batchnorm_forward,
+    "spatial_batchnorm_backward": normalization.spatial_batchnorm_backward,
     "FullyConnectedNet": models.FullyConnectedNet,
 }
 
@@ -74,6 +86,17 @@ def call_oracle(function: Callable[..., Any], args: list[Any], kwargs: dict[str,
     if inspect.isclass(function):
         return {"$instance": {k: v for k, v in vars(result).items() if _plain(v)}}
     return result
+
+
+def updated_dicts(args: list[Any], kwargs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The dict arguments of a reference call as they are after it, by position ("0", "1", ...)
+    or keyword name, keeping only their plain-data entries (what the stub copies back)."""
+    named = {str(index): value for index, value in enumerate(args)} | dict(kwargs)
+    return {
+        where: {k: v for k, v in value.items() if isinstance(k, str) and _plain(v)}
+        for where, value in named.items()
+        if isinstance(value, dict)
+    }
 
 
 def _plain(value: Any) -> bool:

@@ -30,7 +30,7 @@ from typing import Any
 
 from autograder.judge import checks
 from autograder.judge.cases import Case, case_rng, compare_outputs, run_label
-from autograder.judge.oracles import ORACLES, OracleRefused, call_oracle
+from autograder.judge.oracles import ORACLES, OracleRefused, call_oracle, updated_dicts
 from autograder.sandbox.handin import wire
 
 MAX_MESSAGE_CHARS = 600  # of a student's exception message shown back
@@ -171,7 +171,8 @@ class JudgeSession:
         if not isinstance(args, (list, tuple)) or not isinstance(kwargs, dict):
             raise _Refused("malformed reference call")
         try:
-            return {"result": call_oracle(ORACLES[name], list(args), kwargs)}
+            result = call_oracle(ORACLES[name], list(args), kwargs)
+            return {"result": result, "updated": updated_dicts(list(args), kwargs)}
         except OracleRefused as refused:
             raise _Refused(str(refused)) from refused
         except Exception as error:  # the reference rejects the student's arguments
@@ -186,7 +187,7 @@ class JudgeSession:
         want = run.case.reference(copy.deepcopy(run.inputs))
         try:
             got = raw if run.case.derive is None else run.case.derive(run.inputs, raw)
-            failure = compare_outputs(label, run.case, got, want)
+            failure = compare_outputs(label, run.case, got, want, run.inputs)
         except Exception as error:  # raw data the checks cannot use: say why
             failure = f"{label}: {type(error).__name__}: {error}"[:2000]
         return self._record(run, failure)

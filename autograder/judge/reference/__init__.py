@@ -15,8 +15,11 @@ One module per topic, one implementation per function:
 - ``layers``:    affine, ReLU, sigmoid, the affine-ReLU sandwich, dropout, softmax and SVM losses
 - ``conv``:      naive convolution and max pooling, conv sandwiches on the library's fast layers,
                  the output-size and parameter-count formulas, hand-set filters (notebook 05)
+- ``normalization``: batch norm (forward; backward staged on the graph and in closed form), layer
+                 norm, spatial batch norm (notebook 06)
 - ``optim``:     the update rules SGD with momentum, RMSProp and Adam
-- ``models``:    the two-layer net, ``FullyConnectedNet`` and ``ThreeLayerConvNet``
+- ``models``:    the two-layer net, ``FullyConnectedNet`` (dropout and batch or layer norm
+                 optional) and ``ThreeLayerConvNet``
 
 All code is generic over the array module: it runs on NumPy arrays and, unchanged, on CuPy arrays
 (``xp = get_array_module(x)``); model parameters are created on the current backend

@@ -1,4 +1,5 @@
-"""Reference models: notebook 01's two-layer net, a fully-connected net of any depth, a ConvNet.
+"""Reference models: notebook 01's two-layer net, a fully-connected net of any depth (with
+optional batch or layer normalization and dropout), a ConvNet.
 
 ``two_layer_net`` is a function of (X, params): notebook 01 writes it "flat", every intermediate
 named; here it is composed from the reference layers so that the two derivations check each other.
@@ -35,6 +36,11 @@ from autograder.judge.reference.layers import (
     dropout_forward,
     l2_regularized,
     softmax_loss,
+)
+from autograder.judge.reference.normalization import (
+    NORMALIZATIONS,
+    affine_norm_relu_backward,
+    affine_norm_relu_forward,
 )
 from cs231kit.backend import array_module
 
@@ -73,9 +79,12 @@ def _random_source(seed: int | None) -> Any:
 
 
 class FullyConnectedNet:
-    """A fully-connected net: {affine - relu - [dropout]} x (L - 1) - affine - softmax.
+    """A fully-connected net:
+    {affine - [batchnorm | layernorm] - relu - [dropout]} x (L - 1) - affine - softmax.
 
-    Parameters: W1, b1 (first layer) ... WL, bL (scores layer); Wk has shape (in_k, out_k).
+    Parameters: W1, b1 (first layer) ... WL, bL (scores layer); Wk has shape (in_k, out_k). With
+    a normalization, every hidden layer k < L also has gammak (ones) and betak (zeros) of shape
+    (out_k,), and ``norm_params[k - 1]`` is its bn_param / ln_param dict (running statistics).
     """
 
     def __init__(
@@ -84,6 +93,7 @@ class FullyConnectedNet:
         input_dim: int = 3 * 32 * 32,
         num_classes: int = 10,
         dropout_keep_ratio: float = 1.0,
+        normalization: str | None = None,
         reg: float = 0.0,
         weight_scale: float = 1e-2,
         dtype: Any = np.float32,
@@ -96,7 +106,8 @@ class FullyConnectedNet:
         - input_dim: D, the size of one flattened input
         - num_classes: C
         - dropout_keep_ratio: probability of keeping a hidden unit; 1.0 turns dropout off
-        - reg: L2 regularisation strength
+        - normalization: None, "batchnorm" or "layernorm", after every hidden affine layer
+        - reg: L2 regularisation strength (weights only, not biases, gammas or betas)
         - weight_scale: standard deviation of the initial weights
         - dtype: dtype of the parameters (float64 for gradient checks, float32 to train faster)
         - seed: if given, makes the initial weights and the dropout masks deterministic (the same
@@ -104,9 +115,14 @@ class FullyConnectedNet:
         """
         if not 0 < dropout_keep_ratio <= 1:
             raise ValueError(f"dropout_keep_ratio must be in (0, 1], got {dropout_keep_ratio}.")
+        if normalization is not None and normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"normalization must be None, 'batchnorm' or 'layernorm', got {normalization!r}."
+            )
         self.num_layers = len(hidden_dims) + 1
         self.reg = reg
         self.dtype = dtype
+        self.normalization = normalization
         self.use_dropout = dropout_keep_ratio != 1
         self.dropout_param: dict[str, Any] = {"mode": "train", "p": dropout_keep_ratio}
         if seed is not None:
@@ -120,6 +136,12 @@ class FullyConnectedNet:
             fan_in, fan_out = dims[k - 1], dims[k]
             self.params[f"W{k}"] = (weight_scale * rng.randn(fan_in, fan_out)).astype(dtype)
             self.params[f"b{k}"] = xp.zeros(fan_out, dtype=dtype)
+            if normalization is not None and k < self.num_layers:
+                self.params[f"gamma{k}"] = xp.ones(fan_out, dtype=dtype)
+                self.params[f"beta{k}"] = xp.zeros(fan_out, dtype=dtype)
+        self.norm_params: list[dict[str, Any]] = (
+            [] if normalization is None else [{"mode": "train"} for _ in hidden_dims]
+        )
 
     def loss(self, X: Array, y: Array | None = None) -> Any:
         """Scores, or loss and gradients, for a minibatch.
@@ -135,11 +157,19 @@ class FullyConnectedNet:
         X = X.astype(self.dtype, copy=False)
         training = y is not None
         self.dropout_param["mode"] = "train" if training else "test"
+        for norm_param in self.norm_params:
+            norm_param["mode"] = "train" if training else "test"
 
         caches = []
         h = X
         for k in range(1, self.num_layers):
-            h, cache = affine_relu_forward(h, self.params[f"W{k}"], self.params[f"b{k}"])
+            if self.normalization is None:
+                h, cache = affine_relu_forward(h, self.params[f"W{k}"], self.params[f"b{k}"])
+            else:
+                h, cache = affine_norm_relu_forward(
+                    h, self.params[f"W{k}"], self.params[f"b{k}"], self.params[f"gamma{k}"],
+                    self.params[f"beta{k}"], self.norm_params[k - 1], self.normalization,
+                )
             drop_cache = None
             if self.use_dropout:
                 h, drop_cache = dropout_forward(h, self.dropout_param)
@@ -160,7 +190,12 @@ class FullyConnectedNet:
             cache, drop_cache = caches[k - 1]
             if self.use_dropout:
                 dh = dropout_backward(dh, drop_cache)
-            dh, dW, db = affine_relu_backward(dh, cache)
+            if self.normalization is None:
+                dh, dW, db = affine_relu_backward(dh, cache)
+            else:
+                dh, dW, db, grads[f"gamma{k}"], grads[f"beta{k}"] = affine_norm_relu_backward(
+                    dh, cache, self.normalization
+                )
             grads[f"W{k}"], grads[f"b{k}"] = dW + self.reg * self.params[f"W{k}"], db
         return data_loss + reg_loss, grads
 

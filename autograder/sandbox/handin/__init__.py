@@ -168,6 +168,7 @@ def _reference_stub(judge: Any, token: str, name: str) -> Any:
             raise RuntimeError(f"{name}: {error}") from None
         if "raised" in reply:
             raise _exception_type(reply["raised"])(reply["message"])
+        _copy_back(reply.get("updated"), args, kwargs)
         result = reply["result"]
         if isinstance(result, dict) and set(result) == {"$instance"}:
             return types.SimpleNamespace(**result["$instance"])
@@ -176,6 +177,19 @@ def _reference_stub(judge: Any, token: str, name: str) -> Any:
     stub.__name__ = stub.__qualname__ = name
     stub.__doc__ = f"The reference {name}, computed by the grader."
     return stub
+
+
+def _copy_back(updated: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Put what the reference stored in its copies of dict arguments (e.g. the running statistics
+    of a bn_param) into the caller's own dicts, as a local call would have left them."""
+    if not isinstance(updated, dict):
+        return
+    for where, entries in updated.items():
+        target = args[int(where)] if str(where).isdigit() and int(where) < len(args) else (
+            kwargs.get(where)
+        )
+        if isinstance(target, dict) and isinstance(entries, dict):
+            target.update(entries)
 
 
 def _exception_type(name: str) -> type[Exception]:
