@@ -86,9 +86,15 @@ def grade_command(grading: Path, *args: str, marker: str = "", env: dict | None 
     environment.pop("CS231KIT_DB_URL", None)
     if marker:  # every process this grader starts inherits it: see leftovers()
         environment["CS231KIT_TEST_RUN"] = marker
-    return subprocess.Popen([sys.executable, "-m", "autograder", "grade", *args], cwd=ROOT,
-                            env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    # Ctrl-C must reach the grader even when this suite runs in the background (where SIGINT is
+    # ignored, and an ignored signal stays ignored across exec): handled here, default there.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen([sys.executable, "-m", "autograder", "grade", *args], cwd=ROOT,
+                                env=environment, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 600) -> str:
