@@ -10,7 +10,8 @@ output (50 images of 32x32 with 32 channels). float64 and float32.
 Every time is the median of several runs after warm-up runs, the two passes alternating (staged,
 closed, staged, ...) so that both see the same background load; ratio = staged_s / closed_s (the
 speed-up of the closed form; the notebook claims at least 2x). Before timing, the two are checked
-to agree.
+to agree: the largest difference, relative to the largest gradient entry, below 1e-10 (float64) or
+1e-4 (float32).
 
 Run from the repository root:
 
@@ -40,7 +41,6 @@ from autograder.judge.reference.normalization import (  # noqa: E402
     batchnorm_backward_alt,
     batchnorm_forward,
 )
-from cs231kit.gradient_check import rel_error  # noqa: E402
 
 # (name, N, D): the rows are the examples (or, for spatial batch norm, the positions).
 CASES = [
@@ -79,8 +79,11 @@ def bench(repeats: int) -> list[Record]:
             dout = rng.standard_normal((N, D)).astype(dtype)
             _, cache = batchnorm_forward(x, gamma, beta, {"mode": "train"})
             staged, closed = batchnorm_backward(dout, cache), batchnorm_backward_alt(dout, cache)
-            agree = max(rel_error(a, b) for a, b in zip(staged, closed, strict=True))
-            tol = 1e-9 if dtype == np.float64 else 1e-2
+            # Largest difference relative to the largest gradient entry (an entry near 0 has no
+            # relative precision in float32, so the course's elementwise rel_error is no bar here).
+            agree = max(float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+                        for a, b in zip(staged, closed, strict=True))
+            tol = 1e-10 if dtype == np.float64 else 1e-4
             if not agree <= tol:
                 raise SystemExit(f"{name} {np.dtype(dtype).name}: the two backward passes "
                                  f"disagree (relative error {agree:.1e})")
@@ -96,7 +99,7 @@ def bench(repeats: int) -> list[Record]:
 
 def print_table(records: list[Record]) -> None:
     print(f"{'case':<36} {'dtype':<8} {'staged (ms)':>12} {'closed (ms)':>12} "
-          f"{'speed-up':>9}  {'max rel diff':>12}")
+          f"{'speed-up':>9}  {'difference':>12}")
     for r in records:
         print(f"{r['case']:<36} {r['dtype']:<8} {1e3 * r['staged_s']:12.3f} "
               f"{1e3 * r['closed_s']:12.3f} {r['ratio']:8.2f}x  {r['max_rel_difference']:12.1e}")
