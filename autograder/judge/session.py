@@ -296,9 +296,10 @@ class JudgeSession:
             return test_id
 
 
-# Failures a TA may want to see: returns that are not data at all. (NaN or inf is not among
-# them: honest code produces it, an unstable softmax or a division by zero, and it fails anyway.)
-_NOTABLE = ("is not numeric", "cannot read", "handed back")
+# Failures a TA may want to see: returns that are not data at all. (NaN or inf, or a None where a
+# number belongs, are not among them: honest code produces them, an unstable softmax, a division
+# by zero, a dict entry never filled in, and they fail anyway.)
+_NOTABLE = ("cannot read", "handed back")
 
 
 class _Refused(Exception):
