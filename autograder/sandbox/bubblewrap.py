@@ -7,7 +7,8 @@ What a sandboxed process sees and may do:
   started is killed with it (``--die-with-parent``; PID 1 of the namespace takes the rest down);
 * **a non-root user**: when the grader runs as root, the sandbox drops to an unprivileged uid of
   its own (one per concurrent sandbox), so the process limit holds, which Linux never enforces
-  for root; when the grader runs as an ordinary user, that user inside a user namespace;
+  for root; when the grader runs as an ordinary user, that user inside a user namespace of its
+  own, where the sandbox sets its process limit (``prlimit``) so that it counts only its tasks;
 * **a read-only system**: ``/usr``, ``/etc``, the Python installation and its packages, the
   ``cs231kit`` package, and the grader's hand-in code (``autograder.sandbox.handin``, mounted at
   :data:`GRADER_MOUNT`), nothing else of the repository: no ``solutions/``, no judge, references
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import cs231kit
 from autograder.sandbox.launch import claim_uid
-from autograder.sandbox.limits import Limits
+from autograder.sandbox.limits import Limits, process_limit_per_namespace
 
 GRADER_MOUNT = "/opt/cs231kit-grader"  # on PYTHONPATH inside: ``autograder.sandbox.handin``
 SOCKET_MOUNT = "/run/cs231kit/judge.sock"
@@ -101,10 +102,23 @@ class Sandbox:
             args += ["--setenv", name, value]
         args.append("--")
         if root:
-            args += [_setpriv(), "--reuid={uid}", "--regid={uid}", "--clear-groups", "--"]
+            args += [_util_linux("setpriv"), "--reuid={uid}", "--regid={uid}", "--clear-groups",
+                     "--"]
+        elif self.limits_processes_inside:
+            count = self.limits.max_processes
+            args += [_util_linux("prlimit"), f"--nproc={count}:{count}", "--"]
         if self.cwd == WORK_DIR:  # the kernel works on its own writable copy of the notebooks
             args += ["/bin/sh", "-c", f'cp -R {SUBMISSION_MOUNT}/. . && exec "$@"', "sh"]
         return args + list(self.command)
+
+    @property
+    def limits_processes_inside(self) -> bool:
+        """Whether the process limit is set inside the sandbox's own user namespace.
+
+        So it is for an ordinary user's sandbox on Linux 5.14 and later (see
+        :mod:`autograder.sandbox.limits`); otherwise the launcher sets it before bubblewrap starts.
+        """
+        return self.isolated and os.geteuid() != 0 and process_limit_per_namespace()
 
     def _environment(self) -> dict[str, str]:
         threads = str(self.limits.threads) if self.limits.threads else ""
@@ -134,6 +148,7 @@ class Sandbox:
         settings = {
             "argv": self.argv(),
             "limits": dataclasses.asdict(self.limits),
+            "processes_inside": self.limits_processes_inside,
             "owned": [str(p) for p in owned],
         }
         config.write_text(json.dumps(settings, indent=1))
@@ -178,12 +193,14 @@ def _grader_code() -> list[tuple[str, str]]:
     ]
 
 
-def _setpriv() -> str:
-    found = shutil.which("setpriv", path="/usr/bin:/bin")
+def _util_linux(program: str) -> str:
+    """The path of ``setpriv`` (drops root to the sandbox's user) or ``prlimit`` (sets an
+    ordinary user's process limit inside the sandbox), both from util-linux."""
+    found = shutil.which(program, path="/usr/bin:/bin")
     if not found:
         raise SandboxUnavailable(
-            "setpriv (util-linux) is missing: it drops root to an unprivileged user inside the "
-            "sandbox. Install util-linux, or grade as an ordinary user."
+            f"{program} (util-linux) is missing: the sandbox needs it to limit what student code "
+            "runs. Install util-linux (Debian/Ubuntu: `apt-get install util-linux`)."
         )
     return found
 
@@ -206,7 +223,8 @@ def preflight() -> str | None:
     try:
         if claimed is not None:
             uid = claimed[0]
-            argv += [_setpriv(), f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
+            argv += [_util_linux("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                     "--"]
         argv += [sys.executable, "-c", "import numpy"]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     except SandboxUnavailable as error:

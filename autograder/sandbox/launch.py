@@ -4,10 +4,11 @@
 
 CONFIG (written by the grader, never by a submission) holds the bubblewrap command line, with
 ``{uid}`` where the sandbox's user goes and ``{connection_file}`` where a Jupyter kernel's
-connection file goes, the :class:`~autograder.sandbox.limits.Limits`, and the host paths the
-sandbox's user must own (the kernel's runtime directory). This process then replaces itself with
-bubblewrap (``os.execvp``), so the limits hold for the sandbox and everything it starts, and a
-Jupyter client that stops "the kernel" stops the sandbox.
+connection file goes, the :class:`~autograder.sandbox.limits.Limits` (and whether the sandbox sets
+its process limit itself, inside its own user namespace), and the host paths the sandbox's user
+must own (the kernel's runtime directory). This process then replaces itself with bubblewrap
+(``os.execvp``), so the limits hold for the sandbox and everything it starts, and a Jupyter client
+that stops "the kernel" stops the sandbox.
 
 A Jupyter kernel spec runs it with the connection file (and any extra kernel arguments the
 Jupyter client adds, which go at the end of the command); the grader runs it directly for the
@@ -64,7 +65,7 @@ def main(argv: list[str]) -> None:
         os.set_inheritable(claimed[1], True)  # held until the last process of the sandbox ends
         for path in config.get("owned", []) + ([connection_file] if connection_file else []):
             os.chown(path, claimed[0], claimed[0])
-    Limits(**config["limits"]).apply()
+    Limits(**config["limits"]).apply(processes=not config.get("processes_inside", False))
     os.execvp(command[0], command)
 
 

@@ -6,7 +6,10 @@ resource limits (``setrlimit``) that the sandbox and every process in it inherit
 * address space (``RLIMIT_AS``): a memory bomb gets a ``MemoryError`` instead of taking the machine;
 * file size (``RLIMIT_FSIZE``): no single file larger than ``max_file_mb``;
 * processes (``RLIMIT_NPROC``): no fork bombs. Linux never enforces it for root, which is why a
-  root-started sandbox drops to a user of its own (see :mod:`autograder.sandbox.bubblewrap`);
+  root-started sandbox drops to a user of its own (see :mod:`autograder.sandbox.bubblewrap`).
+  An ordinary user's sandboxes all run as that user; since Linux 5.14 the limit counts the tasks
+  of a user *namespace*, so each sandbox sets it inside its own namespace and a fork bomb in one
+  cannot starve another (:func:`process_limit_per_namespace`);
 * CPU seconds (``RLIMIT_CPU``): a last line of defence behind the wall-clock timeouts.
 
 The scratch areas a sandbox may write (``/tmp`` and its working directory) are in-memory file
@@ -41,28 +44,47 @@ class Limits:
                 f"hidden test {self.test_timeout_s} s, memory {self.memory_mb} MB, "
                 f"file {self.max_file_mb} MB, processes {self.max_processes}")
 
-    def rlimits(self) -> dict[int, int]:
-        """The resource limits to set, by ``resource.RLIMIT_*`` constant."""
-        return {
+    def rlimits(self, processes: bool = True) -> dict[int, int]:
+        """The resource limits to set, by ``resource.RLIMIT_*`` constant.
+
+        ``processes=False`` leaves out the process limit (the sandbox sets it inside its own user
+        namespace instead).
+        """
+        limits = {
             resource.RLIMIT_AS: self.memory_mb * 2**20,
             resource.RLIMIT_FSIZE: self.max_file_mb * 2**20,
-            resource.RLIMIT_NPROC: self.max_processes + _tasks_of(os.getuid()),
             resource.RLIMIT_CPU: self.cpu_seconds,
         }
+        if processes:
+            limits[resource.RLIMIT_NPROC] = self.max_processes + _tasks_of(os.getuid())
+        return limits
 
-    def apply(self) -> None:
+    def apply(self, processes: bool = True) -> None:
         """Set the limits on this process (lowering them only); its children inherit them."""
-        for limit, value in self.rlimits().items():
+        for limit, value in self.rlimits(processes).items():
             _, hard = resource.getrlimit(limit)
             new = value if hard == resource.RLIM_INFINITY else min(value, hard)
             resource.setrlimit(limit, (new, new))
 
 
+def process_limit_per_namespace() -> bool:
+    """Whether this Linux counts the process limit per user namespace (5.14 and later).
+
+    Then a limit set inside a sandbox's own user namespace counts only that sandbox's tasks;
+    before, it counted every task of the user, wherever it ran.
+    """
+    release = os.uname().release.split("-")[0].split(".")
+    try:
+        return (int(release[0]), int(release[1])) >= (5, 14)
+    except (IndexError, ValueError):
+        return False
+
+
 def _tasks_of(uid: int) -> int:
     """Processes and threads ``uid`` runs now (0 for root, whose sandboxes get users of their own).
 
-    Linux checks the process limit against *all* of a user's tasks, so an ordinary user's
-    sandbox is allowed ``max_processes`` beyond what that user already runs.
+    Outside a user namespace Linux checks the process limit against *all* of a user's tasks, so
+    a limit set there allows ``max_processes`` beyond what that user already runs.
     """
     if uid == 0:
         return 0
