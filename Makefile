@@ -46,7 +46,7 @@ test-slow: $(BIN)/.installed
 	$(BIN)/python -m pytest -m slow
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check cs231kit autograder tests bench datasets
+	$(BIN)/ruff check cs231kit autograder tests bench datasets student
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy

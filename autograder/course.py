@@ -18,6 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "a2"
 SOURCE_DIR = ROOT / "solutions"
 RELEASE_DIR = ROOT / "assignments"
+# The first code cell of every release notebook: on Google Colab it sets the session up (the
+# release step puts it there; the student bundle carries the colab_setup.py it calls).
+COLAB_CELL = (ROOT / "student" / "colab_first_cell.py").read_text(encoding="utf-8").rstrip("\n")
+COLAB_CELL_ID = "colab-setup"
 GRADING_DIR = ROOT / "grading"
 DB_URL_VARIABLE = "CS231KIT_DB_URL"
 

@@ -5,7 +5,8 @@ Inside, under ``a2-student/``:
 * ``a2/*.ipynb``: the release notebooks (``assignments/a2``);
 * ``cs231kit-<version>-py3-none-any.whl``: the course library, built from this checkout at release
   time (the wheel holds the ``cs231kit`` package only);
-* ``README.md`` and ``environment.yml`` from ``student/`` (the environment names the wheel);
+* ``README.md``, ``environment.yml`` (it names the wheel) and ``colab_setup.py`` (what the first
+  cell of each notebook calls on Google Colab) from ``student/``;
 * ``get_cifar10.py`` and ``DATA_LICENSE.md`` from ``datasets/``.
 
 Nothing from ``solutions/``, ``autograder/`` or ``tests/`` goes in; :func:`bundle_leaks` proves it
@@ -61,6 +62,7 @@ def build_bundle(dest: Path | None = None, release_dir: Path = RELEASE_DIR) -> P
         members: dict[str, bytes] = {
             f"{top}/README.md": (STUDENT_FILES / "README.md").read_bytes(),
             f"{top}/environment.yml": environment.replace("WHEEL", f"./{wheel.name}").encode(),
+            f"{top}/colab_setup.py": (STUDENT_FILES / "colab_setup.py").read_bytes(),
             f"{top}/{wheel.name}": wheel.read_bytes(),
             f"{top}/get_cifar10.py": (ROOT / "datasets" / "get_cifar10.py").read_bytes(),
             f"{top}/DATA_LICENSE.md": (ROOT / "datasets" / "DATA_LICENSE.md").read_bytes(),

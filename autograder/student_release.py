@@ -1,7 +1,8 @@
 """Regenerate the student release (``assignments/``) from the instructor's ``solutions/``.
 
 One command does it all: check the rubric against the notebooks, run nbgrader's
-``generate_assignment``, then run the leak check on the result. The release is committed, and a
+``generate_assignment``, put the Google Colab cell first and describe the assignment in each
+notebook, then run the leak check on the result. The release is committed, and a
 test proves that regenerating it reproduces the committed files exactly.
 """
 
@@ -13,7 +14,14 @@ from pathlib import Path
 import nbformat
 
 from autograder import rubric
-from autograder.course import ASSIGNMENT, SOURCE_DIR, CourseDirs, run_nbgrader
+from autograder.course import (
+    ASSIGNMENT,
+    COLAB_CELL,
+    COLAB_CELL_ID,
+    SOURCE_DIR,
+    CourseDirs,
+    run_nbgrader,
+)
 from autograder.leak_check import find_leaks, format_leaks
 
 
@@ -61,6 +69,21 @@ def rubric_mismatches(source_dir: Path = SOURCE_DIR) -> list[str]:
     return problems
 
 
+def add_colab_cell(notebooks: list[Path]) -> None:
+    """Make :data:`~autograder.course.COLAB_CELL` the first code cell of each release notebook.
+
+    It is an ordinary cell (no nbgrader metadata): off Colab, the grader's run included, it does
+    nothing.
+    """
+    for path in notebooks:
+        notebook = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+        first_code = next(i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code")
+        cell = nbformat.v4.new_code_cell(COLAB_CELL)
+        cell.id = COLAB_CELL_ID
+        notebook.cells.insert(first_code, cell)
+        nbformat.write(notebook, path)
+
+
 def describe_assignment(notebooks: list[Path]) -> None:
     """Write into each release notebook what the students' pre-submission check compares with.
 
@@ -93,6 +116,7 @@ def generate_release(dirs: CourseDirs | None = None, *, check_leaks: bool = True
         raise ReleaseError("the rubric and the notebooks disagree:\n  " + "\n  ".join(problems))
     run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], dirs, timeout=600)
     notebooks = sorted((dirs.release / ASSIGNMENT).glob("*.ipynb"))
+    add_colab_cell(notebooks)
     describe_assignment(notebooks)
     if check_leaks:
         leaks = find_leaks(release_dir=dirs.release)
