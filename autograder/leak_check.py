@@ -152,13 +152,17 @@ def find_leaks(
 ) -> list[Leak]:
     """Every secret line that appears in the release or in the library."""
     secrets = collect_secrets() if secrets is None else secrets
-    leaks = []
-    for where, lines in _targets(release_dir, library_dir):
-        for line in lines:
-            key = normalise(line)
-            if key and key in secrets:
-                leaks.append(Leak(where=where, line=key, origin=secrets[key]))
-    return leaks
+    return leaks_in(_targets(release_dir, library_dir), secrets)
+
+
+def leaks_in(targets: Iterable[tuple[str, list[str]]], secrets: dict[str, str]) -> list[Leak]:
+    """Every secret line among ``targets``: (where, lines) pairs, e.g. the cells of a notebook."""
+    return [
+        Leak(where=where, line=key, origin=secrets[key])
+        for where, lines in targets
+        for key in map(normalise, lines)
+        if key and key in secrets
+    ]
 
 
 def format_leaks(leaks: Iterable[Leak]) -> str:

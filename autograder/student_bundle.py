@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from autograder.course import ASSIGNMENT, RELEASE_DIR, ROOT
-from autograder.leak_check import Leak, collect_secrets, normalise
+from autograder.leak_check import collect_secrets, leaks_in
 
 STUDENT_FILES = ROOT / "student"
 # Paths no bundle member may contain: the instructor's side of the course.
@@ -110,15 +110,12 @@ def bundle_leaks(bundle: Path, secrets: dict[str, str] | None = None) -> list[st
     Secrets are the leak check's (solution regions, hidden tests, the judge's code).
     """
     secrets = collect_secrets() if secrets is None else secrets
-    problems = []
     with zipfile.ZipFile(bundle) as archive:
-        for name, data in _members(archive):
-            parts = set(name.replace("!/", "/").split("/"))
-            if parts & set(FORBIDDEN_PARTS):
-                problems.append(f"{name}: instructor files have no place in the bundle")
-            for line in _code_lines(name, data):
-                key = normalise(line)
-                if key and key in secrets:
-                    leak = Leak(where=name, line=key, origin=secrets[key])
-                    problems.append(f"{leak.where}: {leak.line!r} (from {leak.origin})")
-    return problems
+        members = list(_members(archive))
+    problems = [
+        f"{name}: instructor files have no place in the bundle"
+        for name, _ in members
+        if set(name.replace("!/", "/").split("/")) & set(FORBIDDEN_PARTS)
+    ]
+    leaks = leaks_in(((name, _code_lines(name, data)) for name, data in members), secrets)
+    return problems + [f"{leak.where}: {leak.line!r} (from {leak.origin})" for leak in leaks]

@@ -21,13 +21,9 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +31,8 @@ import numpy as np
 
 # Run from a checkout: the references live with the grader (students write their own).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from timing import interleaved_median_times, write_records  # noqa: E402
 
 from autograder.judge.reference.normalization import (  # noqa: E402
     batchnorm_backward,
@@ -51,22 +49,6 @@ CASES = [
 ]
 TARGET_SPEEDUP = 2.0
 Record = dict[str, Any]
-
-
-def interleaved_median_times(
-    fns: list[Callable[[], Any]], repeats: int, warmup: int = 2
-) -> list[float]:
-    """Median times of several functions, run in turn (a, b, a, b, ...) so they share the load."""
-    for _ in range(warmup):
-        for fn in fns:
-            fn()
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, ts in zip(fns, times, strict=True):
-            start = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - start)
-    return [statistics.median(ts) for ts in times]
 
 
 def bench(repeats: int) -> list[Record]:
@@ -119,10 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     records = bench(args.repeats)
     print()
     print_table(records)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(records, indent=2) + "\n")
-        print(f"\nwrote {len(records)} records to {args.json}")
+    write_records(records, args.json)
     return 0
 
 

@@ -18,13 +18,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import platform
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +29,8 @@ import numpy as np
 # Run from a checkout: the repository root gives both cs231kit and the reference naive layers,
 # which live with the grader (students write their own).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from timing import interleaved_median_times, median_time, write_records  # noqa: E402
 
 from autograder.judge.reference.conv import (  # noqa: E402
     conv_backward_naive,
@@ -57,40 +55,6 @@ TORCH_CASES = [
 ]
 
 Record = dict[str, Any]
-PAUSE_BETWEEN_RUNS_S = 0.02
-
-
-def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
-    """Median wall time of fn() over `repeats` runs, after `warmup` untimed runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def interleaved_median_times(
-    fns: list[Callable[[], Any]], repeats: int, warmup: int = 2
-) -> list[float]:
-    """Median times of several functions, run in turn (a, b, a, b, ...) so they share the load."""
-    for _ in range(warmup):
-        for fn in fns:
-            fn()
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, ts in zip(fns, times, strict=True):
-            # A short pause first, the same for both: thread pools (OpenMP, OpenBLAS) keep
-            # spinning for a moment after a call, which would slow down whoever runs next.
-            time.sleep(PAUSE_BETWEEN_RUNS_S)
-            start = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - start)
-    return [statistics.median(ts) for ts in times]
-
-
 def record(case: str, op: str, dtype: str, ours: float, baseline: str, base: float) -> Record:
     return {
         "case": case,
@@ -325,10 +289,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print_table(records)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(records, indent=2) + "\n")
-        print(f"\nwrote {len(records)} records to {args.json}")
+    write_records(records, args.json)
     return 0
 
 
