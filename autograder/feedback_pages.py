@@ -98,8 +98,7 @@ def write_feedback(paths: GradingPaths | None = None) -> list[Path]:
         )
     folder = paths.root / "report" / "feedback"
     folder.mkdir(parents=True, exist_ok=True)
-    manual = manual_grades.for_results(paths.course_db,
-                                       results)
+    manual = manual_grades.for_results(paths.course_db, results)
     pages = []
     for student, result in results.items():
         path = folder / f"{student}.html"

@@ -590,8 +590,7 @@ def export_all(
     if moodle_worksheet:
         _read_csv(moodle_worksheet, "Moodle grading worksheet")  # fail before writing anything
     identities = lms_identity(paths)
-    manual = manual_grades.for_results(paths.course_db,
-                                        results)
+    manual = manual_grades.for_results(paths.course_db, results)
     csv_file = write_csv(results, csv_path or paths.root / "grades.csv", identities, manual)
     folder = csv_file.parent
     # Notes about an LMS's file only when its students are here or the TA asked for it: a
