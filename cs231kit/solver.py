@@ -44,6 +44,7 @@ from tqdm import tqdm
 
 from cs231kit import optim
 from cs231kit.backend import get_array_module, to_device, to_numpy
+from cs231kit.memory_reuse import keep_freed_memory
 from cs231kit.metrics import accuracy
 from cs231kit.optim import Array, UpdateRule
 from cs231kit.run_mode import grading_mode
@@ -214,6 +215,7 @@ class Solver:
         Calling it again trains ``num_epochs`` more epochs from there; the histories grow.
         Raises TrainingDivergedError if the loss becomes NaN or infinite.
         """
+        keep_freed_memory()  # a step's temporaries reuse the last step's memory (see its module)
         num_train = self.X_train.shape[0]
         iterations_per_epoch = max(num_train // self.batch_size, 1)
         num_iterations = self.num_epochs * iterations_per_epoch
