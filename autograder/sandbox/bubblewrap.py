@@ -225,6 +225,8 @@ def preflight() -> str | None:
             uid = claimed[0]
             argv += [_util_linux("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                      "--"]
+        elif process_limit_per_namespace():
+            argv += [_util_linux("prlimit"), "--nproc=64:64", "--"]
         argv += [sys.executable, "-c", "import numpy"]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     except SandboxUnavailable as error:
