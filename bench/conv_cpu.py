@@ -1,6 +1,6 @@
 """CPU benchmark of cs231kit's fast conv/pool layers.
 
-(a) fast vs the reference naive layers (autograder.judge.reference.conv) on CS231n's cell:
+(a) fast vs plain loops (bench/naive_loops.py, a student's first version) on CS231n's cell:
     conv x 100x3x31x31, w 25x3x3x3, stride 2, pad 1; pool x 100x3x32x32, 2x2, stride 2 (float64).
 (b) fast conv forward+backward vs PyTorch's CPU conv2d forward+backward (x, w, b all requiring
     grad, backward with a fixed upstream gradient), float32 and float64, when torch is importable.
@@ -26,10 +26,16 @@ from typing import Any
 
 import numpy as np
 
-# Run from a checkout: the repository root gives both cs231kit and the reference naive layers,
+# Run from a checkout: the repository root gives cs231kit and the reference layers (checked against),
 # which live with the grader (students write their own).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from naive_loops import (  # noqa: E402
+    conv_backward_loops,
+    conv_forward_loops,
+    max_pool_backward_loops,
+    max_pool_forward_loops,
+)
 from timing import interleaved_median_times, median_time, write_records  # noqa: E402
 
 from autograder.judge.reference.conv import (  # noqa: E402
@@ -116,6 +122,8 @@ def numpy_blas_summary() -> str:
 
 
 def bench_vs_naive(repeats: int, naive_repeats: int) -> list[Record]:
+    """Fast layers against plain loops (bench/naive_loops.py); both are first checked against the
+    grader's reference layers."""
     rng = np.random.default_rng(231)
     records = []
 
@@ -123,43 +131,43 @@ def bench_vs_naive(repeats: int, naive_repeats: int) -> list[Record]:
     w = rng.standard_normal((25, 3, 3, 3))
     b = rng.standard_normal(25)
     conv_param = {"stride": 2, "pad": 1}
-    out_naive, cache_naive = conv_forward_naive(x, w, b, conv_param)
+    out_ref, cache_ref = conv_forward_naive(x, w, b, conv_param)
     out_fast, cache_fast = conv_forward_fast(x, w, b, conv_param)
+    out_loops, cache_loops = conv_forward_loops(x, w, b, 2, 1)
     dout = rng.standard_normal(out_fast.shape)
-    check_close("conv forward", out_fast, out_naive)
-    for got, want, name in zip(
-        conv_backward_fast(dout, cache_fast),
-        conv_backward_naive(dout, cache_naive),
-        "dx dw db".split(),
-        strict=True,
-    ):
-        check_close(f"conv backward {name}", got, want)
+    grads_ref = conv_backward_naive(dout, cache_ref)
+    for name, got in (("fast", out_fast), ("loops", out_loops)):
+        check_close(f"conv forward ({name})", got, out_ref)
+    for name, grads in (("fast", conv_backward_fast(dout, cache_fast)),
+                        ("loops", conv_backward_loops(dout, cache_loops))):
+        for got, want, what in zip(grads, grads_ref, "dx dw db".split(), strict=True):
+            check_close(f"conv backward {what} ({name})", got, want)
 
     case = "cs231n_conv_x100x3x31x31_w25x3x3x3_s2p1"
-    t_naive = median_time(lambda: conv_forward_naive(x, w, b, conv_param), naive_repeats)
+    t_naive = median_time(lambda: conv_forward_loops(x, w, b, 2, 1), naive_repeats)
     t_fast = median_time(lambda: conv_forward_fast(x, w, b, conv_param), repeats, warmup=2)
     records.append(record(case, "conv_forward", "float64", t_fast, "naive", t_naive))
-    t_naive = median_time(lambda: conv_backward_naive(dout, cache_naive), naive_repeats)
+    t_naive = median_time(lambda: conv_backward_loops(dout, cache_loops), naive_repeats)
     t_fast = median_time(lambda: conv_backward_fast(dout, cache_fast), repeats, warmup=2)
     records.append(record(case, "conv_backward", "float64", t_fast, "naive", t_naive))
 
     x = rng.standard_normal((100, 3, 32, 32))
     pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
-    out_naive, cache_naive = max_pool_forward_naive(x, pool_param)
+    out_ref, cache_ref = max_pool_forward_naive(x, pool_param)
     out_fast, cache_fast = max_pool_forward_fast(x, pool_param)
+    out_loops, cache_loops = max_pool_forward_loops(x, 2, 2)
     dout = rng.standard_normal(out_fast.shape)
-    check_close("pool forward", out_fast, out_naive)
-    check_close(
-        "pool backward",
-        max_pool_backward_fast(dout, cache_fast),
-        max_pool_backward_naive(dout, cache_naive),
-    )
+    dx_ref = max_pool_backward_naive(dout, cache_ref)
+    for name, got, dx in (("fast", out_fast, max_pool_backward_fast(dout, cache_fast)),
+                          ("loops", out_loops, max_pool_backward_loops(dout, cache_loops))):
+        check_close(f"pool forward ({name})", got, out_ref)
+        check_close(f"pool backward ({name})", dx, dx_ref)
 
     case = "cs231n_pool_x100x3x32x32_2x2_s2"
-    t_naive = median_time(lambda: max_pool_forward_naive(x, pool_param), naive_repeats)
+    t_naive = median_time(lambda: max_pool_forward_loops(x, 2, 2), naive_repeats)
     t_fast = median_time(lambda: max_pool_forward_fast(x, pool_param), repeats, warmup=2)
     records.append(record(case, "pool_forward", "float64", t_fast, "naive", t_naive))
-    t_naive = median_time(lambda: max_pool_backward_naive(dout, cache_naive), naive_repeats)
+    t_naive = median_time(lambda: max_pool_backward_loops(dout, cache_loops), naive_repeats)
     t_fast = median_time(lambda: max_pool_backward_fast(dout, cache_fast), repeats, warmup=2)
     records.append(record(case, "pool_backward", "float64", t_fast, "naive", t_naive))
     return records
