@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-# Run from a checkout: the repository root gives cs231kit and the reference layers (checked against),
-# which live with the grader (students write their own).
+# Run from a checkout: the repository root gives cs231kit and the reference layers that both
+# sides are checked against, which live with the grader (students write their own).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from naive_loops import (  # noqa: E402
