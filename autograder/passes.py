@@ -53,7 +53,9 @@ def _kernel_spec(runtime: Path, submission: Path, limits: Limits, isolated: bool
     folder = runtime / "kernels" / KERNEL_NAME
     folder.mkdir(parents=True)
     spec = {
-        "argv": [*launcher, "{connection_file}"],
+        # The launcher is Python: until bubblewrap starts (--die-with-parent) it would outlive a
+        # grader killed meanwhile, so it is started with the kill-on-parent-death already set.
+        "argv": [*_die_with_parent(), *launcher, "{connection_file}"],
         "display_name": "cs231kit sandbox",
         "language": "python",
         # Signals do not cross into the sandbox's own session: interrupt over the control channel.
@@ -122,8 +124,9 @@ def recheck(
     with JudgeServer(session, runtime / "worker.sock"), open(log_path, "ab") as log:
         while True:  # each restart moves past at least one test
             taken = len(session.handed_out)
-            proc = subprocess.Popen(command, cwd=submission, env=nbgrader_env(), stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen([*_die_with_parent(), *command], cwd=submission,
+                                    env=nbgrader_env(), stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
             reason = _watch_worker(proc, session, limits, deadline)
             _stop(proc)
             if reason is None and session.busy_since is None and not session.remaining():
@@ -161,7 +164,8 @@ def _watch_worker(
 
 def _die_with_parent() -> list[str]:
     """A prefix that kills the command when the process that started it dies (a grading worker
-    killed mid-task leaves no nbgrader behind; its sandboxes die with nbgrader)."""
+    killed mid-task leaves no nbgrader, kernel or re-check behind), from the command's first
+    instruction on."""
     setpriv = shutil.which("setpriv", path="/usr/bin:/bin")
     return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
 
