@@ -79,41 +79,17 @@ POINTS: dict[str, dict[str, int]] = {
     },
 }
 
+def _inline_questions(count: int) -> dict[str, int]:
+    """``inline_question_1`` .. ``inline_question_<count>``, 2 points each (notebooks 01-05)."""
+    return {f"inline_question_{k}": 2 for k in range(1, count + 1)}
+
+
 MANUAL_POINTS: dict[str, dict[str, int]] = {
-    "01_flat_backprop": {
-        "inline_question_1": 2,
-        "inline_question_2": 2,
-        "inline_question_3": 2,
-        "inline_question_4": 2,
-        "inline_question_5": 2,
-        "inline_question_6": 2,
-    },
-    "02_jacobian_free_gradients": {
-        "inline_question_1": 2,
-        "inline_question_2": 2,
-        "inline_question_3": 2,
-        "inline_question_4": 2,
-    },
-    "03_modular_backprop": {
-        "inline_question_1": 2,
-        "inline_question_2": 2,
-        "inline_question_3": 2,
-        "inline_question_4": 2,
-        "inline_question_5": 2,
-        "inline_question_6": 2,
-    },
-    "04_dropout": {
-        "inline_question_1": 2,
-        "inline_question_2": 2,
-        "inline_question_3": 2,
-    },
-    "05_conv_nets": {
-        "inline_question_1": 2,
-        "inline_question_2": 2,
-        "inline_question_3": 2,
-        "inline_question_4": 2,
-        "inline_question_5": 2,
-    },
+    "01_flat_backprop": _inline_questions(6),
+    "02_jacobian_free_gradients": _inline_questions(4),
+    "03_modular_backprop": _inline_questions(6),
+    "04_dropout": _inline_questions(3),
+    "05_conv_nets": _inline_questions(5),
     "06_batch_normalization": {
         "bn_graph_answer": 2,
         "ln_vs_bn_answer": 2,
