@@ -16,4 +16,10 @@ Modules, one job each:
 - ``cs231kit.submission``:     the pre-submission check (``cs231kit-check-submission``) and zip
 """
 
+from cs231kit.batch_threads import shorten_blas_idle_spin
+
+# Before anything imports NumPy (this import does not): see cs231kit.batch_threads. Import
+# cs231kit before NumPy for training to get the full speed of the fast layers and the Solver.
+shorten_blas_idle_spin()
+
 __version__ = "0.1.0"

@@ -18,6 +18,8 @@ How the convolution is fast (read ``cs231kit/im2col.py`` for the details):
    back (w_mat^T @ dout[n]) and adds the windows onto the input (col2im), or, for stride 1,
    uses the identity "the gradient of a convolution is a convolution of dout with the flipped
    filters": one more im2col and matrix multiply, faster when F is not much larger than C.
+   When x is the batch of images the Solver is training on, dx is skipped (returned as None):
+   nothing uses the gradient of the data.
 4. The batch is cut into chunks of a few images that run in parallel threads (all cores), each
    chunk going through all the steps while its data is still in the CPU cache
    (``cs231kit/batch_threads.py``). The forward pass keeps cols for the backward pass only
@@ -54,6 +56,7 @@ from cs231kit.layer_geometry import (
     pool_geometry,
 )
 from cs231kit.scratch_buffers import scratch
+from cs231kit.training_batch import is_training_batch
 
 # Largest im2col matrix the forward pass keeps for the backward pass (see point 4 above). Up to
 # 32 MB the memory allocator recycles the freed matrix of the previous call; beyond that every
@@ -76,6 +79,7 @@ class ConvCache:
 
     geometry: ConvGeometry
     x: Any  # the input (N, C, H, W), as given
+    needs_dx: bool  # False when x is the Solver's training batch: nothing uses its gradient
     w: Any  # filters (F, C, HH, WW), C-contiguous in the compute dtype
     cols: Any  # im2col matrix (N, C*HH*WW, H'*W') if small enough to keep, else None
 
@@ -129,7 +133,8 @@ def conv_forward_fast(x: Any, w: Any, b: Any, conv_param: dict) -> tuple[Any, An
         out[lo:hi] += b_col
 
     _over_batch(xp, forward, g.N, _cols_size(g))
-    return out.reshape(g.N, g.F, g.H_out, g.W_out), ConvCache(g, x, w, kept)
+    cache = ConvCache(g, x, not is_training_batch(x), w, kept)
+    return out.reshape(g.N, g.F, g.H_out, g.W_out), cache
 
 
 def conv_backward_fast(dout: Any, cache: Any) -> tuple[Any, Any, Any]:
@@ -140,7 +145,9 @@ def conv_backward_fast(dout: Any, cache: Any) -> tuple[Any, Any, Any]:
     - cache: the cache returned by conv_forward_fast
 
     Returns a tuple of:
-    - dx: gradient with respect to x, shape (N, C, H, W)
+    - dx: gradient with respect to x, shape (N, C, H, W); None when x was the batch of images
+      the Solver is training on (nothing uses that gradient, so it is not computed; see
+      ``cs231kit/training_batch.py``)
     - dw: gradient with respect to w, shape (F, C, HH, WW)
     - db: gradient with respect to b, shape (F,)
     """
@@ -153,10 +160,11 @@ def conv_backward_fast(dout: Any, cache: Any) -> tuple[Any, Any, Any]:
     x, w = cache.x, cache.w
     dtype = w.dtype
     dout = xp.ascontiguousarray(dout, dtype=dtype).reshape(g.N, g.F, -1)  # (N, F, H'*W')
-    dx = xp.empty((g.N, g.C, g.H, g.W), dtype=dtype)
+    dx = xp.empty((g.N, g.C, g.H, g.W), dtype=dtype) if cache.needs_dx else None
     by_flipped_filters = _dx_by_flipped_filters_is_cheaper(g)
     w_mat_t = w.reshape(g.F, -1).T  # (C*HH*WW, F)
-    w_flipped = _flipped_filter_matrix(w) if by_flipped_filters else None  # (C, F*HH*WW)
+    # (C, F*HH*WW)
+    w_flipped = _flipped_filter_matrix(w) if by_flipped_filters and dx is not None else None
     dw_parts: dict[int, Any] = {}  # partial sums per chunk of images, keyed by first image
     db_parts: dict[int, Any] = {}
 
@@ -171,6 +179,8 @@ def conv_backward_fast(dout: Any, cache: Any) -> tuple[Any, Any, Any]:
         per_image = scratch("dw per image", (n, g.F, cols.shape[1]), dtype, dout)
         xp.matmul(dout[lo:hi], cols.transpose(0, 2, 1), out=per_image)
         dw_parts[lo] = per_image.sum(axis=0)
+        if dx is None:
+            return
         if by_flipped_filters:
             _conv_dx_by_flipped_filters(dout[lo:hi], w_flipped, g, out=dx[lo:hi])
         else:

@@ -48,6 +48,8 @@ from cs231kit.memory_reuse import keep_freed_memory
 from cs231kit.metrics import accuracy
 from cs231kit.optim import Array, UpdateRule
 from cs231kit.run_mode import grading_mode
+from cs231kit.training_batch import training_batch
+from cs231kit.update_in_blocks import BlockedUpdates
 
 REQUIRED_DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
@@ -200,6 +202,8 @@ class Solver:
         self.optim_configs: dict[str, dict[str, Any]] = {
             name: dict(self.optim_config) for name in self.model.params
         }
+        # Large parameters are updated in blocks, in parallel, when that gives the same bits.
+        self._updates = BlockedUpdates()
         # Two streams, so how accuracy is sampled never changes the order of the minibatches.
         batch_seed, eval_seed = np.random.SeedSequence(self.seed).spawn(2)
         self._batch_rng = np.random.default_rng(batch_seed)
@@ -264,7 +268,8 @@ class Solver:
         X_batch = to_device(self.X_train[batch])
         y_batch = to_device(self.y_train[batch])
 
-        result = self.model.loss(X_batch, y_batch)
+        with training_batch(X_batch):  # layers may skip the gradient of the images themselves
+            result = self.model.loss(X_batch, y_batch)
         if not (isinstance(result, tuple) and len(result) == 2):
             raise TypeError(
                 "model.loss(X, y) must return a tuple (loss, grads) when labels are given; "
@@ -288,7 +293,7 @@ class Solver:
                     f"one entry per key of model.params ({sorted(self.model.params)})."
                 )
             config = self.optim_configs.setdefault(name, dict(self.optim_config))
-            next_w, next_config = self.update_rule(w, grads[name], config)
+            next_w, next_config = self._updates(self.update_rule, name, w, grads[name], config)
             self.model.params[name] = next_w
             self.optim_configs[name] = next_config
         return loss_value
