@@ -32,7 +32,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cs231kit  # noqa: F401  (before NumPy: see cs231kit.batch_threads)
+import cs231kit  # noqa: F401  (before NumPy, as a notebook does: see cs231kit.batch_threads)
+
+# isort: split
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]

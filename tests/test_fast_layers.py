@@ -13,6 +13,7 @@ stride-1 backward pass of that upstream gradient spread back with zeros in betwe
 from __future__ import annotations
 
 import multiprocessing
+import os
 import subprocess
 import sys
 import textwrap
@@ -35,6 +36,7 @@ from cs231kit.fast_layers import (
 )
 from cs231kit.gradient_check import numeric_gradient_array, rel_error
 from cs231kit.layer_geometry import conv_geometry
+from cs231kit.training_batch import training_batch
 
 FLOAT64_TOL = tolerances.FAST_VS_NAIVE_FLOAT64  # 1e-10
 # float32 against float64, measured as max |a - b| / max |b| (scaled by the largest entry): an
@@ -331,6 +333,29 @@ def test_conv_gradients_match_numeric_gradient() -> None:
     assert rel_error(db, db_num) < tolerances.REL_ERROR_SMOOTH
 
 
+@pytest.mark.parametrize("stride", [1, 2], ids=["dx by flipped filters", "dx by col2im"])
+def test_conv_skips_dx_of_the_solvers_training_batch_only(stride: int) -> None:
+    """dx of the batch being trained on is None; dw and db are the same bits as ever, and
+    any other input (a copy of the batch, the batch outside a step) gets its dx."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 3, 9, 9))
+    w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    conv_param = {"stride": stride, "pad": 1}
+    with training_batch(x):
+        out, batch_cache = conv_forward_fast(x, w, b, conv_param)
+        _, copy_cache = conv_forward_fast(x.copy(), w, b, conv_param)
+    _, later_cache = conv_forward_fast(x, w, b, conv_param)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv_backward_fast(dout, batch_cache)
+    assert dx is None
+    _, cache_ref = conv_forward_naive(x, w, b, conv_param)
+    dx_ref, _, _ = conv_backward_naive(dout, cache_ref)
+    for cache in (copy_cache, later_cache):
+        dx_full, dw_full, db_full = conv_backward_fast(dout, cache)
+        assert rel_error(dx_full, dx_ref) < FLOAT64_TOL
+        assert dw.tobytes() == dw_full.tobytes() and db.tobytes() == db_full.tobytes()
+
+
 def test_conv_course_shape_and_integer_input() -> None:
     """The lecture's example: 32x32x3 input, 10 5x5 filters, stride 1, pad 2 -> 32x32x10."""
     x = np.arange(2 * 3 * 32 * 32).reshape(2, 3, 32, 32) % 7  # integers compute in float64
@@ -493,6 +518,53 @@ def test_split_uses_no_more_threads_than_blas_may() -> None:
         calls.clear()
         batch_threads.split_over_batch(lambda lo, hi: calls.append((lo, hi)), 8, 10**8)
         assert len(calls) > 1
+
+
+_IDLE_CPU_AFTER_A_MULTIPLY = """
+import sys, time
+if sys.argv[1] == "cs231kit first":
+    import cs231kit
+import numpy as np
+a = np.ones((800, 800))
+for _ in range(3):
+    a @ a  # a multiply big enough for OpenBLAS to use all its threads
+start = time.process_time()
+time.sleep(0.3)  # our thread sleeps; any CPU time now is BLAS threads spinning
+print(time.process_time() - start)
+"""
+
+
+def test_importing_cs231kit_first_puts_blas_threads_to_sleep_soon_after_a_multiply() -> None:
+    """After a multiply, OpenBLAS's idle threads spin ~0.1 s by default, taking cores from the
+    fast layers' threads; cs231kit, imported before NumPy, has them sleep almost at once."""
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="threadpoolctl is not installed")
+    blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    if not blas or blas[0]["internal_api"] != "openblas" or blas[0]["num_threads"] < 2:
+        pytest.skip("needs NumPy with OpenBLAS and at least 2 BLAS threads")
+
+    def idle_cpu_seconds(order: str) -> float:
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+        done = subprocess.run(
+            [sys.executable, "-c", _IDLE_CPU_AFTER_A_MULTIPLY, order],
+            capture_output=True, text=True, timeout=120, env=env, check=True,
+        )
+        return float(done.stdout)
+
+    numpy_first = idle_cpu_seconds("numpy first")  # OpenBLAS's default: they spin
+    cs231kit_first = idle_cpu_seconds("cs231kit first")
+    assert numpy_first > 0.02, f"expected spinning BLAS threads, saw {numpy_first:.3f} s of CPU"
+    assert cs231kit_first < numpy_first / 4, (numpy_first, cs231kit_first)
+
+
+def test_shorten_blas_idle_spin_keeps_a_value_the_user_set() -> None:
+    code = "import os, cs231kit; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    for user_value, expected in (("7", "7"), (None, str(batch_threads.BLAS_IDLE_SPIN_LOG2_CYCLES))):
+        env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+        if user_value is not None:
+            env["OPENBLAS_THREAD_TIMEOUT"] = user_value
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=60, env=env, check=True)
+        assert done.stdout.strip() == expected
 
 
 def _conv_sum_in_child(queue: Any) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.judge.reference.optim import sgd_momentum
-from cs231kit import optim
+from autograder.judge.reference.optim import adam, sgd_momentum
+from cs231kit import optim, update_in_blocks
+from cs231kit.fast_layers import conv_backward_fast, conv_forward_fast
 from cs231kit.solver import Solver, TrainingDivergedError, resolve_update_rule
 
 NUM_CLASSES = 3
@@ -97,6 +98,66 @@ def test_partial_last_batch_still_counts_one_iteration_per_epoch() -> None:
     solver = quiet_solver(SoftmaxClassifier(), data, batch_size=100, num_epochs=2)
     solver.train()
     assert len(solver.loss_history) == 2
+
+
+@pytest.mark.parametrize("rule", [sgd_momentum, adam], ids=lambda rule: rule.__name__)
+def test_updating_parameters_in_blocks_changes_no_bit_of_training(
+    rule: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Solver's block-by-block update of large parameters trains exactly as whole updates."""
+    runs = []
+    for block in (4, 10**9):  # W (15 entries) in blocks of 4; then every parameter whole
+        monkeypatch.setattr(update_in_blocks, "BLOCK_ELEMENTS", block)
+        monkeypatch.setattr(update_in_blocks, "MIN_ELEMENTS", 2 * block)
+        solver = quiet_solver(SoftmaxClassifier(), make_blobs(), update_rule=rule,
+                              optim_config={"learning_rate": 1e-2}, num_epochs=2, batch_size=30)
+        solver.train()
+        runs.append(solver)
+    blocked, whole = runs
+    assert blocked._updates.in_blocks == {"W": True}  # W was updated in blocks
+    assert whole._updates.in_blocks == {}
+    assert blocked.loss_history == whole.loss_history
+    for name in whole.model.params:
+        assert blocked.model.params[name].tobytes() == whole.model.params[name].tobytes()
+        for key, value in whole.optim_configs[name].items():
+            got = blocked.optim_configs[name][key]
+            assert np.asarray(got).tobytes() == np.asarray(value).tobytes(), (name, key)
+
+
+class TinyConvNet:
+    """conv 2 3x3 - global sum - affine: small, and its first layer is a fast conv on X."""
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(0)
+        self.params = {"W1": 0.1 * rng.standard_normal((2, 1, 3, 3)), "b1": np.zeros(2),
+                       "W2": 0.1 * rng.standard_normal((2, NUM_CLASSES))}
+        self.first_layer_dx: list[Any] = []
+
+    def loss(self, X: np.ndarray, y: np.ndarray | None = None) -> Any:
+        conv, cache = conv_forward_fast(X, self.params["W1"], self.params["b1"],
+                                        {"stride": 1, "pad": 1})
+        features = conv.sum(axis=(2, 3))
+        scores = features @ self.params["W2"]
+        if y is None:
+            return scores
+        dscores = np.full_like(scores, 1.0 / len(X))  # the gradient of scores.mean()
+        dfeatures = dscores @ self.params["W2"].T
+        dx, dW1, db1 = conv_backward_fast(np.broadcast_to(dfeatures[:, :, None, None],
+                                                          conv.shape), cache)
+        self.first_layer_dx.append(dx)
+        return float(scores.mean()), {"W1": dW1, "b1": db1, "W2": features.T @ dscores}
+
+
+def test_a_training_step_skips_only_the_gradient_of_the_images() -> None:
+    model = TinyConvNet()
+    X = np.random.default_rng(1).standard_normal((60, 1, 4, 4))
+    data = {"X_train": X, "y_train": np.zeros(60, dtype=int), "X_val": X[:6],
+            "y_val": np.zeros(6, dtype=int)}
+    quiet_solver(model, data, batch_size=20, num_epochs=1).train()
+    assert len(model.first_layer_dx) == 3  # one step per batch of 20
+    assert all(dx is None for dx in model.first_layer_dx)  # nothing uses it: not computed
+    model.loss(X[:20], data["y_train"][:20])  # the same call outside a training step
+    assert model.first_layer_dx[-1].shape == (20, 1, 4, 4)
 
 
 def test_learning_rate_decays_once_per_epoch_for_every_parameter() -> None:
