@@ -14,6 +14,11 @@ own after the timed ones.
 Run from the repository root (PyTorch comes with ``make bench-cpu``'s environment):
 
     python bench/train_cpu.py [--num-train 49000] [--repeats 1] [--json results.json]
+                              [--ours-python OTHER_PYTHON]
+
+``--ours-python`` runs our side under another interpreter (another Python or NumPy version; it
+needs NumPy, tqdm and threadpoolctl, and finds cs231kit in this checkout), against PyTorch in
+this one.
 """
 
 from __future__ import annotations
@@ -32,11 +37,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cs231kit  # noqa: F401  (before NumPy, as a notebook does: see cs231kit.batch_threads)
-
-# isort: split
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the reference ConvNet lives with the grader
 
@@ -46,8 +46,10 @@ LEARNING_RATE = 1e-3
 NUM_VAL = 1000
 
 
-def make_data(num_train: int) -> dict[str, np.ndarray]:
+def make_data(num_train: int) -> dict[str, Any]:
     """CIFAR-shaped float32 images and labels (the time does not depend on their values)."""
+    import numpy as np
+
     rng = np.random.default_rng(0)
     return {
         "X_train": rng.standard_normal((num_train, 3, 32, 32), dtype=np.float32),
@@ -67,6 +69,13 @@ def peak_rss_mb() -> float:
 
 
 def run_ours(num_train: int, split: bool) -> dict[str, Any]:
+    # cs231kit before NumPy, as notebooks 03-06 import them (see cs231kit.batch_threads). The
+    # driver imports neither, so PyTorch's side runs in an environment cs231kit has not touched.
+    import cs231kit  # noqa: F401
+
+    # isort: split
+    import numpy as np
+
     from autograder.judge.reference import conv, layers, models
     from autograder.judge.reference.optim import adam
     from cs231kit.solver import Solver
@@ -95,10 +104,12 @@ def run_ours(num_train: int, split: bool) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     if split:
         parts["rest (Solver, batching, glue)"] = seconds - sum(parts.values())
-    return {"seconds": seconds, "peak_mb": peak_rss_mb(), "data_mb": before, "parts": parts}
+    return {"seconds": seconds, "peak_mb": peak_rss_mb(), "data_mb": before, "parts": parts,
+            "python": platform.python_version(), "numpy": np.__version__}
 
 
 def run_torch(num_train: int, split: bool) -> dict[str, Any]:
+    import numpy as np
     import torch
     from torch import nn
 
@@ -156,11 +167,12 @@ def _timed(fn: Callable[..., Any], part: str, parts: dict[str, float]) -> Callab
 # ---------------------------------------------------------------------------------------------
 
 
-def side(name: str, num_train: int, split: bool = False) -> dict[str, Any]:
-    """Run one side in a fresh process and return what it measured."""
-    command = [sys.executable, __file__, "--side", name, "--num-train", str(num_train)]
+def side(name: str, num_train: int, python: str, split: bool = False) -> dict[str, Any]:
+    """Run one side in a fresh process of the interpreter ``python``; return what it measured."""
+    command = [python, __file__, "--side", name, "--num-train", str(num_train)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's cs231kit, whatever the python
     done = subprocess.run(command + (["--split"] if split else []), capture_output=True,
-                          text=True, cwd=ROOT, check=False)
+                          text=True, cwd=ROOT, env=env, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the {name} side failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -171,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-train", type=int, default=49_000)
     parser.add_argument("--repeats", type=int, default=1, help="timed rounds per side")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--ours-python", default=sys.executable,
+                        help="interpreter for our side (default: this one)")
     parser.add_argument("--side", choices=("ours", "torch"), help=argparse.SUPPRESS)
     parser.add_argument("--split", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -179,18 +193,21 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run(args.num_train, args.split)))
         return 0
 
-    print(f"Python {platform.python_version()}, NumPy {np.__version__}, {os.cpu_count()} CPUs; "
-          f"{args.num_train} images, batch {BATCH}, {args.repeats} round(s)")
+    print(f"{os.cpu_count()} CPUs; {args.num_train} images, batch {BATCH}, "
+          f"{args.repeats} round(s)")
     rounds: dict[str, list[dict[str, Any]]] = {"ours": [], "torch": []}
     for _ in range(args.repeats):
         for name in rounds:
-            rounds[name].append(side(name, args.num_train))
-    split = side("ours", args.num_train, split=True)
+            python = args.ours_python if name == "ours" else sys.executable
+            rounds[name].append(side(name, args.num_train, python))
+    split = side("ours", args.num_train, args.ours_python, split=True)
     ours = statistics.median(r["seconds"] for r in rounds["ours"])
     theirs = statistics.median(r["seconds"] for r in rounds["torch"])
     peak = {name: max(r["peak_mb"] for r in runs) for name, runs in rounds.items()}
     above = {name: max(r["peak_mb"] - r["data_mb"] for r in runs) for name, runs in rounds.items()}
-    print(f"PyTorch {rounds['torch'][0]['torch']}, {rounds['torch'][0]['threads']} threads")
+    print(f"ours: Python {split['python']}, NumPy {split['numpy']}; PyTorch "
+          f"{rounds['torch'][0]['torch']} on Python {platform.python_version()}, "
+          f"{rounds['torch'][0]['threads']} threads")
     print(f"\n{'':28}{'ours':>10}{'PyTorch':>10}{'ratio':>8}")
     print(f"{'epoch (s)':28}{ours:10.1f}{theirs:10.1f}{ours / theirs:8.2f}")
     print(f"{'peak memory (MB)':28}{peak['ours']:10.0f}{peak['torch']:10.0f}"

@@ -14,6 +14,10 @@ The contract every update rule follows (the ``Solver`` relies on it)::
   to one parameter.
 - ``next_w``: the updated parameter, same shape and dtype as ``w``.
 
+The rules of the course treat every entry of ``w`` on its own, so the ``Solver`` may call a rule
+on blocks of a large parameter, in parallel, and put the results together (it checks on the
+first update that this changes no bit; see ``cs231kit.update_in_blocks``).
+
 This module ships only the plain ``sgd`` rule. The other rules of the course (SGD with momentum,
 RMSProp, Adam) are yours to write in the notebook; pass the function itself to the ``Solver``,
 e.g. ``Solver(model, data, update_rule=adam)``.

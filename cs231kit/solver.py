@@ -26,6 +26,10 @@ epoch the learning rate of every parameter is multiplied by ``lr_decay`` and the
 The data stays on the host as NumPy arrays; each minibatch is moved to the current array backend
 (NumPy, or CuPy on a GPU) just before it is used, so a model whose parameters live on the GPU
 trains without any change here.
+
+During a training step the minibatch is marked as the training batch (``cs231kit.training_batch``):
+nothing needs the gradient of the loss with respect to the images, so a fast convolution applied
+to them returns dx = None instead of computing it.
 """
 
 from __future__ import annotations
@@ -115,7 +119,10 @@ class Solver:
       - y_val: (N_val,) validation labels
       (``get_cifar10_data`` returns such a dict; other keys are ignored)
     - update_rule: a function ``(w, dw, config) -> (next_w, config)`` (see ``cs231kit.optim``), or
-      the name of a rule in ``cs231kit.optim`` such as ``"sgd"``
+      the name of a rule in ``cs231kit.optim`` such as ``"sgd"``. A large parameter is updated in
+      cache-sized blocks, in parallel, once a first update has shown that this gives exactly
+      the bits of a whole update (see ``cs231kit.update_in_blocks``); so a ``print`` inside the
+      rule prints once per block
     - optim_config: hyperparameters for the update rule, e.g. ``{"learning_rate": 1e-3}``; every
       parameter gets its own copy, because rules keep per-parameter state in it
     - lr_decay: after each epoch every learning rate is multiplied by this
