@@ -59,6 +59,11 @@ TORCH_CASES = [
     ("x32x128x16x16_w128x128x3x3_s1p1", (32, 128, 16, 16), (128, 128, 3, 3), 1, 1),
     ("x8x1x224x224_w4x1x9x9_s2p4", (8, 1, 224, 224), (4, 1, 9, 9), 2, 4),
 ]
+# (name, x shape, pool size, stride) for part (b): the ConvNet's pool, and a wider one.
+TORCH_POOL_CASES = [
+    ("pool_x50x32x32x32_2x2_s2", (50, 32, 32, 32), 2, 2),
+    ("pool_x32x64x32x32_2x2_s2", (32, 64, 32, 32), 2, 2),
+]
 
 Record = dict[str, Any]
 def record(case: str, op: str, dtype: str, ours: float, baseline: str, base: float) -> Record:
@@ -228,16 +233,45 @@ def bench_vs_torch(torch: Any, repeats: int) -> list[Record]:
                 y.backward(tdout)
                 return tx.grad, tw.grad, tb.grad
 
-            agree = max_scaled_difference(ours(), theirs())
-            t_ours, t_torch = interleaved_median_times([ours, theirs], repeats)
-            rec = record(case, "conv_forward_backward", dtype_name, t_ours, "torch", t_torch)
-            records.append(rec)
-            print(
-                f"  measured {case} {dtype_name}: ratio {rec['ratio']:.2f} "
-                f"(max scaled difference from torch {agree:.1e})",
-                flush=True,
+            records.append(
+                compare(case, "conv_forward_backward", dtype_name, ours, theirs, repeats)
+            )
+        for case, x_shape, size, stride in TORCH_POOL_CASES:
+            x = np.random.default_rng(0).standard_normal(x_shape).astype(np_dtype)
+            pool_param = {"pool_height": size, "pool_width": size, "stride": stride}
+            out, _ = max_pool_forward_fast(x, pool_param)
+            dout = np.random.default_rng(1).standard_normal(out.shape).astype(np_dtype)
+
+            def ours_pool(x: np.ndarray = x, p: dict = pool_param, dout: Any = dout) -> tuple:
+                _, cache = max_pool_forward_fast(x, p)
+                return (max_pool_backward_fast(dout, cache),)
+
+            tx = torch.tensor(x, dtype=torch_dtype, requires_grad=True)
+            tdout = torch.tensor(dout, dtype=torch_dtype)
+
+            def theirs_pool(tx: Any = tx, tdout: Any = tdout, k: int = size, s: int = stride
+                            ) -> tuple:
+                tx.grad = None
+                torch.nn.functional.max_pool2d(tx, k, s).backward(tdout)
+                return (tx.grad,)
+
+            records.append(
+                compare(case, "pool_forward_backward", dtype_name, ours_pool, theirs_pool, repeats)
             )
     return records
+
+
+def compare(case: str, op: str, dtype: str, ours: Any, theirs: Any, repeats: int) -> Record:
+    """Check that ours and theirs agree, time them side by side, print and return the record."""
+    agree = max_scaled_difference(ours(), theirs())
+    t_ours, t_torch = interleaved_median_times([ours, theirs], repeats)
+    rec = record(case, op, dtype, t_ours, "torch", t_torch)
+    print(
+        f"  measured {case} {dtype}: ratio {rec['ratio']:.2f} "
+        f"(max scaled difference from torch {agree:.1e})",
+        flush=True,
+    )
+    return rec
 
 
 def max_scaled_difference(ours: tuple, theirs: tuple) -> float:
@@ -292,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     elif torch is None:
         print("(b) skipped: PyTorch is not installed (pip install torch) - no baseline to compare")
     else:
-        print("(b) fast conv forward+backward vs PyTorch CPU conv2d forward+backward", flush=True)
+        print("(b) fast conv and max-pool forward+backward vs PyTorch CPU", flush=True)
         records += bench_vs_torch(torch, args.repeats)
 
     print()

@@ -467,6 +467,25 @@ def test_pool_split_over_threads_matches_naive(monkeypatch: pytest.MonkeyPatch) 
     assert rel_error(dx, max_pool_backward_naive(dout, cache_ref)) < FLOAT64_TOL
 
 
+@pytest.mark.parametrize("size", [2, 3])
+def test_pool_windows_tiling_the_input_route_like_naive_with_ties_in_some_chunks(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows that tile x take a faster path, per chunk of images, unless a window has tied
+    maxima: chunks with ties and chunks without all route as the naive layer does."""
+    monkeypatch.setattr(fast_layers, "POOL_MIN_ELEMENTS_TO_SPLIT", 1 << 10)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((8, 4, 4 * size, 6 * size)).astype(np.float32)
+    x[0] = 1.0  # image 0: every window tied
+    x[5, 1, :size, :size] = 2.0  # image 5: one window tied
+    pool_param = {"pool_height": size, "pool_width": size, "stride": size}
+    out, cache = max_pool_forward_fast(x, pool_param)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    dx = max_pool_backward_fast(dout, cache)
+    _, cache_ref = max_pool_forward_naive(x.astype(np.float64), pool_param)
+    np.testing.assert_array_equal(dx, max_pool_backward_naive(dout.astype(np.float64), cache_ref))
+
+
 def test_pool_gradient_matches_numeric_gradient() -> None:
     rng = np.random.default_rng(2)
     x = rng.permutation(2 * 2 * 6 * 5).reshape(2, 2, 6, 5) / 10.0  # distinct values: no kinks
