@@ -24,10 +24,12 @@ could be trusted.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import queue
+import signal
 import socket
 import tempfile
 import threading
@@ -320,6 +322,8 @@ class DaskEngine:
             if self.client is not None:
                 self.client.close(timeout=10)
             if self.cluster is not None:
+                if exc_type is not None:  # interrupted (Ctrl-C, SIGTERM) or failed
+                    self._kill_local_workers()
                 self.cluster.close(timeout=20)
         except Exception:  # closing is best effort; the worker processes die with us anyway
             pass
@@ -328,6 +332,16 @@ class DaskEngine:
             if self._config is not None:
                 self._config.__exit__(None, None, None)
                 self._config = None
+
+    def _kill_local_workers(self) -> None:
+        """Kill the local worker processes now, so the sandboxes they run die with them at once
+        (they are started with kill-on-parent-death). A graceful close waits for the submissions
+        being graded; a stopped grader must not leave them running."""
+        for nanny in list(self.cluster.workers.values()):
+            pid = getattr(nanny, "pid", None)
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def slots(self) -> int:
         """Worker threads alive now (at least 1: tasks wait for workers that are starting)."""
