@@ -131,10 +131,15 @@ class BlockedUpdates:
             return rule(w, dw, config)
         if self.in_blocks.get(name):
             return update_in_blocks(rule, w, dw, config)
-        # The first update: in blocks on a copy of the config, then whole, then compare.
-        blocked = update_in_blocks(rule, w, dw, copy.deepcopy(config))
+        # The first update: in blocks on a copy of the config, then whole, then compare. A rule
+        # that fails in blocks (say, one that returns something other than an array) is applied
+        # whole, where any error it raises is its own.
+        try:
+            blocked: Any = update_in_blocks(rule, w, dw, copy.deepcopy(config))
+        except Exception:
+            blocked = None
         whole = rule(w, dw, config)
-        self.in_blocks[name] = _same_bits(blocked, whole)
+        self.in_blocks[name] = blocked is not None and _same_bits(blocked, whole)
         return whole
 
 

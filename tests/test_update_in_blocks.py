@@ -115,8 +115,15 @@ def shared_counter(w: Any, dw: Any, config: Any = None) -> Any:
 shared_counter.t = 0  # type: ignore[attr-defined]
 
 
+def returns_a_list(w: Any, dw: Any, config: Any = None) -> Any:
+    """Returns next_w as a list: the Solver stores whatever comes back, so it works whole."""
+    return (w - 0.1 * dw).tolist(), config or {}
+
+
 @pytest.mark.parametrize(
-    "rule", [clip_by_norm, noisy_sgd, shared_counter], ids=lambda rule: rule.__name__
+    "rule",
+    [clip_by_norm, noisy_sgd, shared_counter, returns_a_list],
+    ids=lambda rule: rule.__name__,
 )
 def test_a_rule_that_is_not_element_wise_is_found_out_and_applied_whole(
     rule: Callable[..., Any],
