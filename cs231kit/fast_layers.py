@@ -161,10 +161,9 @@ def conv_backward_fast(dout: Any, cache: Any) -> tuple[Any, Any, Any]:
     dtype = w.dtype
     dout = xp.ascontiguousarray(dout, dtype=dtype).reshape(g.N, g.F, -1)  # (N, F, H'*W')
     dx = xp.empty((g.N, g.C, g.H, g.W), dtype=dtype) if cache.needs_dx else None
-    by_flipped_filters = _dx_by_flipped_filters_is_cheaper(g)
+    by_flipped_filters = dx is not None and _dx_by_flipped_filters_is_cheaper(g)
     w_mat_t = w.reshape(g.F, -1).T  # (C*HH*WW, F)
-    # (C, F*HH*WW)
-    w_flipped = _flipped_filter_matrix(w) if by_flipped_filters and dx is not None else None
+    w_flipped = _flipped_filter_matrix(w) if by_flipped_filters else None  # (C, F*HH*WW)
     dw_parts: dict[int, Any] = {}  # partial sums per chunk of images, keyed by first image
     db_parts: dict[int, Any] = {}
 
@@ -353,10 +352,7 @@ def max_pool_backward_fast(dout: Any, cache: Any) -> Any:
     windows = window_view(x, g.pool_h, g.pool_w, g.stride_h, g.stride_w, g.H_out, g.W_out)
     dtype = np.result_type(dout.dtype, x.dtype)
     # Windows that tile x exactly (2x2, stride 2 on an even input, say): a faster way below.
-    exact_tiles = (
-        g.tiles and g.H == g.H_out * g.pool_h and g.W == g.W_out * g.pool_w
-        and x.flags.c_contiguous
-    )
+    exact_tiles = g.tiles_exactly and x.flags.c_contiguous
     dx = (xp.empty if exact_tiles else xp.zeros)(x.shape, dtype=dtype)
     # dx_windows[:, :, i, j] are the pixels at offset (i, j) of every window, as a writable view.
     dx_windows = _writable_window_view(dx, g)

@@ -59,6 +59,13 @@ class PoolGeometry:
         """True if the windows tile the input: no overlap and no gaps (stride == pool size)."""
         return self.stride_h == self.pool_h and self.stride_w == self.pool_w
 
+    @property
+    def tiles_exactly(self) -> bool:
+        """True if the windows tile the whole input: no overlap, no gaps, no rows or columns
+        left over at the bottom or right edge."""
+        fits = self.H == self.H_out * self.pool_h and self.W == self.W_out * self.pool_w
+        return self.tiles and fits
+
 
 def conv_geometry(x: Any, w: Any, b: Any, conv_param: dict) -> ConvGeometry:
     """Check the inputs of a convolution and compute its sizes.
