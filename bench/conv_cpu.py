@@ -24,11 +24,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 # Run from a checkout: the repository root gives cs231kit and the reference layers that both
 # sides are checked against, which live with the grader (students write their own).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# cs231kit before NumPy, as the notebooks import it: it shortens the spin of NumPy's BLAS
+# threads (cs231kit/batch_threads.py). PyTorch's side is untouched: its BLAS is MKL, and its
+# convolutions are oneDNN's.
+import cs231kit  # noqa: E402, F401, I001
+import numpy as np  # noqa: E402
 
 from naive_loops import (  # noqa: E402
     conv_backward_loops,

@@ -40,12 +40,13 @@ def pad_images(x: Any, pad_h: int, pad_w: int, dtype: Any, out: Any = None) -> A
     - x: (N, C, H, W), any dtype and memory layout
     - pad_h, pad_w: zeros added above and below / left and right
     - dtype: dtype of the result
-    - out: optional array (N, C, H + 2*pad_h, W + 2*pad_w) of that dtype to write into
+    - out: optional array (N, C, H + 2*pad_h, W + 2*pad_w) of that dtype to write into; it may
+      be taller or wider, and then gets more zeros at the bottom and right
 
-    Returns (N, C, H + 2*pad_h, W + 2*pad_w): out or a new array, or x itself when there is
+    Returns out, or a new array (N, C, H + 2*pad_h, W + 2*pad_w), or x itself when there is
     nothing to pad or convert.
     """
-    if pad_h == 0 and pad_w == 0 and x.dtype == dtype:
+    if pad_h == 0 and pad_w == 0 and x.dtype == dtype and (out is None or out.shape == x.shape):
         return x
     xp = get_array_module(x)
     N, C, H, W = x.shape

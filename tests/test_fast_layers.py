@@ -12,11 +12,13 @@ stride-1 backward pass of that upstream gradient spread back with zeros in betwe
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autograder.judge.reference import conv as reference
-from cs231kit import batch_threads, fast_layers, tolerances
+from cs231kit import batch_threads, fast_layers, tolerances, winograd
 from cs231kit.backend import gpu_available
 from cs231kit.fast_layers import (
     conv_backward_fast,
@@ -368,6 +370,164 @@ def test_conv_course_shape_and_integer_input() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Winograd's algorithm (3x3 stride-1 layers, cs231kit/winograd.py)
+# ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def winograd_threshold(min_cols_size: int) -> Iterator[None]:
+    """Route 3x3 stride-1 layers through Winograd from this size on (0: all of them)."""
+    saved = fast_layers.WINOGRAD_MIN_COLS_SIZE
+    fast_layers.WINOGRAD_MIN_COLS_SIZE = min_cols_size
+    try:
+        yield
+    finally:
+        fast_layers.WINOGRAD_MIN_COLS_SIZE = saved
+
+
+@st.composite
+def winograd_cases(draw: st.DrawFn) -> dict:
+    N, C, F = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    pad = draw(axis_param(st.integers(0, 2)))
+    ph, pw = _pair(pad)
+    # Odd and even output sizes, down to a single output (tiles hang over the edge).
+    H = draw(st.integers(max(1, 3 - 2 * ph), 9))
+    W = draw(st.integers(max(1, 3 - 2 * pw), 9))
+    return {
+        "x_shape": (N, C, H, W),
+        "w_shape": (F, C, 3, 3),
+        "conv_param": {"stride": 1, "pad": pad},
+        "seed": draw(st.integers(0, 2**32 - 1)),
+        "layout": draw(st.sampled_from(["contiguous", "fortran", "strided"])),
+    }
+
+
+def test_winograd_kernels_compile_here() -> None:
+    """Numba is a dependency: the tests below exercise the compiled transforms, not a fallback."""
+    assert winograd.kernels(np.float32) is not None
+    assert winograd.kernels(np.float64) is not None
+    assert winograd.kernels(np.int64) is None
+
+
+@FAST
+@given(winograd_cases())
+def test_winograd_conv_matches_naive_float64(case: dict) -> None:
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal(case["x_shape"])
+    w = rng.standard_normal(case["w_shape"])
+    b = rng.standard_normal(case["w_shape"][0])
+    conv_param = case["conv_param"]
+    with winograd_threshold(0):
+        out, cache = conv_forward_fast(as_layout(x, case["layout"]), w, b, conv_param)
+    assert cache.winograd
+    out_ref, cache_ref = conv_forward_naive(x, w, b, conv_param)
+    assert out.shape == out_ref.shape and out.dtype == np.float64
+    assert rel_error(out, out_ref) < FLOAT64_TOL
+    dout = as_layout(rng.standard_normal(out.shape), case["layout"])
+    grads = conv_backward_fast(dout, cache)
+    for name, got, want in zip("dx dw db".split(), grads, conv_backward_naive(dout, cache_ref),
+                               strict=True):
+        assert got.shape == want.shape and got.dtype == np.float64, name
+        assert rel_error(got, want) < FLOAT64_TOL, name
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(winograd_cases())
+def test_winograd_float32_keeps_dtype_and_agrees_with_float64(case: dict) -> None:
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal(case["x_shape"]).astype(np.float32)
+    w = rng.standard_normal(case["w_shape"]).astype(np.float32)
+    b = rng.standard_normal(case["w_shape"][0]).astype(np.float32)
+    conv_param = case["conv_param"]
+    with winograd_threshold(0):
+        out32, cache32 = conv_forward_fast(x, w, b, conv_param)
+    assert cache32.winograd
+    dout32 = rng.standard_normal(out32.shape).astype(np.float32)
+    out64, cache64 = conv_forward_naive(*(a.astype(np.float64) for a in (x, w, b)), conv_param)
+    assert out32.dtype == np.float32 and scaled_error(out32, out64) < FLOAT32_TOL
+    for got, want in zip(conv_backward_fast(dout32, cache32),
+                         conv_backward_naive(dout32.astype(np.float64), cache64), strict=True):
+        assert got.dtype == np.float32 and scaled_error(got, want) < FLOAT32_TOL
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, conv_param, used",
+    [
+        ((8, 64, 32, 32), (64, 64, 3, 3), {"stride": 1, "pad": 1}, True),
+        ((8, 64, 32, 32), (64, 64, 3, 3), {"stride": 1, "pad": (0, 2)}, True),
+        ((2, 8, 12, 12), (8, 8, 3, 3), {"stride": 1, "pad": 1}, False),  # small: im2col is quick
+        ((8, 64, 32, 32), (64, 64, 3, 3), {"stride": 2, "pad": 1}, False),
+        ((8, 64, 32, 32), (64, 64, 3, 3), {"stride": 1, "pad": 3}, False),
+        ((8, 32, 32, 32), (32, 32, 5, 5), {"stride": 1, "pad": 2}, False),
+        ((8, 64, 32, 32), (64, 64, 3, 2), {"stride": 1, "pad": 1}, False),
+    ],
+)
+def test_winograd_is_used_for_big_3x3_stride_1_layers_only(
+    x_shape: tuple, w_shape: tuple, conv_param: dict, used: bool
+) -> None:
+    x = np.zeros(x_shape, np.float32)
+    w, b = np.zeros(w_shape, np.float32), np.zeros(w_shape[0], np.float32)
+    _, cache = conv_forward_fast(x, w, b, conv_param)
+    assert cache.winograd is used
+
+
+def test_winograd_batch_split_over_threads_matches_im2col() -> None:
+    """A batch cut into chunks that run in parallel threads gives im2col's answer, odd output
+    sizes included."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((12, 24, 23, 22))
+    w, b = rng.standard_normal((40, 24, 3, 3)), rng.standard_normal(40)
+    conv_param = {"stride": 1, "pad": 1}
+    size = fast_layers._winograd_size(conv_geometry(x, w, b, conv_param))
+    assert len(batch_threads._chunk_bounds(12, size, 2)) >= 4
+    with winograd_threshold(0):
+        out, cache = conv_forward_fast(x, w, b, conv_param)
+    with winograd_threshold(2**62):
+        out_im2col, cache_im2col = conv_forward_fast(x, w, b, conv_param)
+    assert cache.winograd and not cache_im2col.winograd
+    assert rel_error(out, out_im2col) < FLOAT64_TOL
+    dout = rng.standard_normal(out.shape)
+    for got, want in zip(conv_backward_fast(dout, cache),
+                         conv_backward_fast(dout, cache_im2col), strict=True):
+        assert rel_error(got, want) < FLOAT64_TOL
+
+
+def test_winograd_skips_dx_of_the_solvers_training_batch_only() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 3, 9, 9))
+    w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    conv_param = {"stride": 1, "pad": 1}
+    with winograd_threshold(0):
+        with training_batch(x):
+            out, batch_cache = conv_forward_fast(x, w, b, conv_param)
+        _, later_cache = conv_forward_fast(x, w, b, conv_param)
+    assert batch_cache.winograd and later_cache.winograd
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv_backward_fast(dout, batch_cache)
+    assert dx is None
+    dx_full, dw_full, db_full = conv_backward_fast(dout, later_cache)
+    _, cache_ref = conv_forward_naive(x, w, b, conv_param)
+    assert rel_error(dx_full, conv_backward_naive(dout, cache_ref)[0]) < FLOAT64_TOL
+    assert dw.tobytes() == dw_full.tobytes() and db.tobytes() == db_full.tobytes()
+
+
+def test_winograd_layers_use_im2col_when_numba_cannot_compile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without working compiled transforms (Numba missing, or no JIT allowed) a 3x3 layer goes
+    through im2col and gives the same answer."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 4, 8, 7))
+    w, b = rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)
+    with winograd_threshold(0):
+        out, cache = conv_forward_fast(x, w, b, CONV)
+        monkeypatch.setitem(winograd._compiled, np.dtype(np.float64), None)
+        out_without, cache_without = conv_forward_fast(x, w, b, CONV)
+    assert cache.winograd and not cache_without.winograd
+    assert rel_error(out, out_without) < FLOAT64_TOL
+
+
+# ---------------------------------------------------------------------------------------------
 # Max pooling
 # ---------------------------------------------------------------------------------------------
 
@@ -660,6 +820,12 @@ def test_fast_layers_write_nothing_to_stderr() -> None:
         w, b = np.ones((8, 8, 3, 3), np.float32), np.zeros(8, np.float32)
         out, cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
         conv_backward_fast(out, cache)
+        x_big = np.ones((16, 32, 32, 32), np.float32)  # Winograd's: compiles its transforms
+        w_big = np.ones((32, 32, 3, 3), np.float32)
+        b_big = np.zeros(32, np.float32)
+        big, big_cache = conv_forward_fast(x_big, w_big, b_big, {"stride": 1, "pad": 1})
+        assert big_cache.winograd
+        conv_backward_fast(big, big_cache)
         out, cache = max_pool_forward_fast(out, {"pool_height": 2, "pool_width": 2, "stride": 2})
         max_pool_backward_fast(out, cache)
     """
