@@ -94,6 +94,12 @@ def print_environment(torch: Any) -> None:
     print(f"cs231kit keeps BLAS to one thread per chunk: {limited}")
     print("NumPy BLAS: " + numpy_blas_summary())
     try:
+        import numba
+
+        print(f"Numba {numba.__version__}: big 3x3 stride-1 layers use Winograd's algorithm")
+    except ImportError:
+        print("Numba not installed: 3x3 layers use im2col like the others")
+    try:
         from threadpoolctl import threadpool_info
 
         for pool in threadpool_info():
