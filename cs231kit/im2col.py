@@ -18,7 +18,9 @@ copying*, as a strided view of the padded input: stepping one output position mo
 pixels. ``im2col`` then needs a single copy of that view. ``col2im`` is the reverse (used in the
 backward pass): each window's gradient is added back onto the pixels it was taken from; windows
 overlap, so contributions add up. It adds one filter offset (i, j) at a time, HH*WW slice
-additions in all, instead of ``np.add.at`` (which is correct but much slower).
+additions in all, instead of ``np.add.at`` (which is correct but much slower); for big filters
+with a stride it adds onto each phase of the input (every stride-th pixel) kept as an image of
+its own, so that every addition runs over whole rows.
 
 All functions work on NumPy or CuPy arrays, on whatever part of the batch they are given (the
 fast layers hand each thread its own chunk of images, see ``cs231kit.batch_threads``).
@@ -135,13 +137,17 @@ def col2im(
     H_out = 1 + (H + 2 * pad_h - HH) // stride_h
     W_out = 1 + (W + 2 * pad_w - WW) // stride_w
     d6 = dcols.reshape(N, C, HH, WW, H_out, W_out)
-    if out is None:
-        dx = xp.zeros(x_shape, dtype=dcols.dtype)
-    else:
-        dx = out
-        dx[...] = 0
+    dx = xp.empty(x_shape, dtype=dcols.dtype) if out is None else out
     # The windows' entries at filter offset (i, j) form one strided slice of dx: add them all
-    # at once. HH*WW slice additions in all, instead of np.add.at (correct, but much slower).
+    # at once, HH*WW slice additions in all, instead of np.add.at (correct, but much slower).
+    # With a stride, such a slice is every stride-th pixel, and additions to it are slow; when
+    # there are many offsets per phase (below), adding onto each phase kept as an image of its
+    # own was measured faster (8 images 224x224, 9x9 filters at stride 2: 5 ms instead of 9 to
+    # 11 ms), and 10 to 20% slower with few (3x3 filters at stride 2).
+    if stride_h * stride_w > 1 and HH * WW >= 4 * stride_h * stride_w:
+        _add_by_phases(d6, stride_h, stride_w, pad_h, pad_w, dx)
+        return dx
+    dx[...] = 0
     for i in range(HH):
         rows = _on_input(i, pad_h, stride_h, H, H_out)
         for j in range(WW):
@@ -149,6 +155,32 @@ def col2im(
             if rows is not None and cols is not None:
                 dx[:, :, rows[0], cols[0]] += d6[:, :, i, j, rows[1], cols[1]]
     return dx
+
+
+def _add_by_phases(d6: Any, sh: int, sw: int, pad_h: int, pad_w: int, dx: Any) -> None:
+    """col2im with strides (sh, sw), phase by phase: d6 (N, C, HH, WW, H_out, W_out) -> dx.
+
+    The padded input's phase (a, b), for a < sh and b < sw, is the image of the pixels
+    (a + sh*Y, b + sw*X). Window (y, x)'s entry at filter offset (i, j) = (a + sh*u, b + sw*v)
+    lands on pixel (y + u, x + v) of phase (a, b), so the additions run over whole rows.
+    """
+    xp = get_array_module(d6)
+    N, C, HH, WW, H_out, W_out = d6.shape
+    H, W = dx.shape[2:]
+    Hq, Wq = -(-(H + 2 * pad_h) // sh), -(-(W + 2 * pad_w) // sw)  # size of a phase
+    for a in range(sh):
+        for b in range(sw):
+            phase = xp.zeros((N, C, Hq, Wq), dtype=d6.dtype)
+            for i in range(a, HH, sh):
+                for j in range(b, WW, sw):
+                    u, v = (i - a) // sh, (j - b) // sw
+                    phase[:, :, u : u + H_out, v : v + W_out] += d6[:, :, i, j]
+            # Padded pixel a + sh*k is input pixel a + sh*k - pad_h; the first k on the input
+            # is k0 (l0 along W). Gradients that fall on the padding are dropped.
+            k0, l0 = max(0, -((a - pad_h) // sh)), max(0, -((b - pad_w) // sw))
+            y0, x0 = a + sh * k0 - pad_h, b + sw * l0 - pad_w
+            target = dx[:, :, y0::sh, x0::sw]
+            target[...] = phase[:, :, k0 : k0 + target.shape[2], l0 : l0 + target.shape[3]]
 
 
 def _on_input(offset: int, pad: int, stride: int, size: int, n_out: int) -> Any:

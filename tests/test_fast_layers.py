@@ -37,6 +37,7 @@ from cs231kit.fast_layers import (
     max_pool_forward_fast,
 )
 from cs231kit.gradient_check import numeric_gradient_array, rel_error
+from cs231kit.im2col import col2im, im2col, pad_images
 from cs231kit.layer_geometry import conv_geometry
 from cs231kit.training_batch import training_batch
 
@@ -315,6 +316,32 @@ def test_conv_large_batch_split_over_threads_matches_naive(
         conv_backward_fast(dout, cache), conv_backward_naive(dout, cache_ref), strict=True
     ):
         assert rel_error(got, want) < FLOAT64_TOL
+
+
+@pytest.mark.parametrize(
+    "x_shape, kernel, stride, pad",
+    [
+        ((2, 1, 23, 21), (9, 9), (2, 2), (4, 4)),  # many offsets per phase: added phase by phase
+        ((2, 3, 13, 12), (5, 4), (2, 3), (1, 2)),  # phase by phase, rows left over at the edge
+        ((2, 3, 11, 10), (3, 3), (1, 2), (1, 0)),  # stride along W only, phase by phase
+        ((2, 3, 11, 10), (3, 3), (2, 2), (1, 1)),  # few offsets per phase: in place
+        ((2, 2, 9, 9), (3, 3), (1, 1), (2, 2)),  # stride 1: in place
+    ],
+)
+def test_col2im_is_the_adjoint_of_padding_and_im2col(
+    x_shape: tuple, kernel: tuple, stride: tuple, pad: tuple
+) -> None:
+    """<im2col(pad(x)), d> == <x, col2im(d)> for every x and d: col2im is exactly the backward
+    pass of padding + im2col, whichever way it adds."""
+    (HH, WW), (sh, sw), (ph, pw) = kernel, stride, pad
+    N, C, H, W = x_shape
+    H_out, W_out = 1 + (H + 2 * ph - HH) // sh, 1 + (W + 2 * pw - WW) // sw
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(x_shape)
+    d = rng.standard_normal((N, C * HH * WW, H_out * W_out))
+    cols = im2col(pad_images(x, ph, pw, x.dtype), HH, WW, sh, sw, H_out, W_out)
+    back = col2im(d, x_shape, HH, WW, sh, sw, ph, pw, out=np.full(x_shape, np.nan))
+    assert abs(np.vdot(cols, d) - np.vdot(x, back)) < 1e-10 * np.abs(cols).sum() * np.abs(d).max()
 
 
 def test_conv_gradients_match_numeric_gradient() -> None:
