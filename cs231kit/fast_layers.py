@@ -224,7 +224,7 @@ def _conv_backward_winograd(dout: Any, cache: ConvCache, dx: Any) -> tuple[Any, 
     """
     g, x, w = cache.geometry, cache.x, cache.w
     if dx is not None:
-        rotated = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, F, 3, 3)
+        rotated = _flipped_filter_matrix(w).reshape(g.C, g.F, 3, 3)
         U_rotated = winograd.transform_filters(rotated)  # (16, F, C)
     dw_parts: dict[int, Any] = {}  # partial sums per chunk of images, keyed by first image
     db_parts: dict[int, Any] = {}
