@@ -35,7 +35,9 @@ How the convolution is fast (read ``cs231kit/im2col.py`` for the details):
 Max pooling runs over the PH*PW offsets inside a window (4 for 2x2) and handles all windows of
 the batch at once for each offset. The backward pass sends each window's gradient to *one*
 input: the first maximum in row-major order within the window (what ``np.argmax`` picks), so
-tied maxima do not all receive the gradient.
+tied maxima do not all receive the gradient. On big inputs, 2x2 windows at stride 2 (the
+ConvNet's pool) go through loops compiled by Numba instead, one pass each way
+(``cs231kit/pool_loops.py``); same answers.
 
 Arrays may be NumPy (CPU) or CuPy (GPU); the result lives where the input lives. dtypes are kept:
 float32 in, float32 out.
@@ -50,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from cs231kit import winograd
+from cs231kit import pool_loops, winograd
 from cs231kit.backend import get_array_module
 from cs231kit.batch_threads import MIN_ELEMENTS_TO_SPLIT, split_over_batch
 from cs231kit.im2col import col2im, im2col, pad_images, window_view
@@ -74,6 +76,9 @@ KEEP_COLS_MAX_BYTES = 32 << 20
 WINOGRAD_MIN_COLS_SIZE = 1 << 22
 # Max pooling splits the batch over threads only for inputs at least this big (in elements).
 POOL_MIN_ELEMENTS_TO_SPLIT = 1 << 20
+# 2x2 stride-2 pooling of inputs at least this big (in elements) uses the compiled loops of
+# cs231kit/pool_loops.py; for smaller ones NumPy is quick, quicker than compiling (once, ~0.3 s).
+POOL_LOOPS_MIN_ELEMENTS = 1 << 20
 
 __all__ = [
     "conv_forward_fast",
@@ -101,7 +106,8 @@ class PoolCache:
 
     geometry: PoolGeometry
     x: Any  # the input (N, C, H, W)
-    out: Any  # a private copy of the output (N, C, H', W'): each window's maximum
+    out: Any  # a private copy of the output (N, C, H', W'): each window's maximum; or None
+    argmax: Any  # with the compiled loops: (N, C, H', W') uint8, where each maximum is; or None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -382,8 +388,20 @@ def max_pool_forward_fast(x: Any, pool_param: dict) -> tuple[Any, Any]:
         return gpu.max_pool_forward_fast(x, pool_param)
     g = pool_geometry(x, pool_param)
     xp = get_array_module(x)
-    windows = window_view(x, g.pool_h, g.pool_w, g.stride_h, g.stride_w, g.H_out, g.W_out)
     out = xp.empty((g.N, g.C, g.H_out, g.W_out), dtype=x.dtype)
+    if _uses_pool_loops(g, x, xp):
+        argmax = np.empty(out.shape, dtype=np.uint8)
+        saw_nan = []
+
+        def pool_compiled(lo: int, hi: int) -> None:
+            if pool_loops.forward(x[lo:hi], out[lo:hi], argmax[lo:hi]):
+                saw_nan.append(lo)
+
+        _over_batch(xp, pool_compiled, g.N, x.size, uses_blas=False)
+        if not saw_nan:
+            return out, PoolCache(g, x, out=None, argmax=argmax)
+        # A NaN: the loops skip it, np.max would return it. The NumPy way below does.
+    windows = window_view(x, g.pool_h, g.pool_w, g.stride_h, g.stride_w, g.H_out, g.W_out)
 
     def pool(lo: int, hi: int) -> None:
         # One pass per offset (i, j) in the window, each covering every window at once.
@@ -396,7 +414,7 @@ def max_pool_forward_fast(x: Any, pool_param: dict) -> tuple[Any, Any]:
     _over_batch(xp, pool, g.N, x.size, uses_blas=False)
     # The cache keeps its own copy of out: code that later edits out in place (an in-place
     # ReLU, say) must not change which inputs the backward pass sees as the maxima.
-    return out, PoolCache(g, x, out.copy())
+    return out, PoolCache(g, x, out.copy(), argmax=None)
 
 
 def max_pool_backward_fast(dout: Any, cache: Any) -> Any:
@@ -419,8 +437,17 @@ def max_pool_backward_fast(dout: Any, cache: Any) -> Any:
     check_upstream_shape(dout, (g.N, g.C, g.H_out, g.W_out), "max_pool_backward_fast")
     xp = get_array_module(dout)
     x, out = cache.x, cache.out
-    windows = window_view(x, g.pool_h, g.pool_w, g.stride_h, g.stride_w, g.H_out, g.W_out)
     dtype = np.result_type(dout.dtype, x.dtype)
+    if cache.argmax is not None:  # the forward pass used the compiled loops
+        dout = np.ascontiguousarray(dout, dtype=dtype)
+        dx_compiled = np.empty(x.shape, dtype=dtype)
+
+        def route_compiled(lo: int, hi: int) -> None:
+            pool_loops.backward(dout[lo:hi], cache.argmax[lo:hi], dx_compiled[lo:hi])
+
+        _over_batch(xp, route_compiled, g.N, x.size, uses_blas=False)
+        return dx_compiled
+    windows = window_view(x, g.pool_h, g.pool_w, g.stride_h, g.stride_w, g.H_out, g.W_out)
     # Windows that tile x exactly (2x2, stride 2 on an even input, say): a faster way below.
     exact_tiles = g.tiles_exactly and x.flags.c_contiguous
     dx = (xp.empty if exact_tiles else xp.zeros)(x.shape, dtype=dtype)
@@ -458,6 +485,19 @@ def max_pool_backward_fast(dout: Any, cache: Any) -> Any:
 
     _over_batch(xp, route, g.N, x.size, uses_blas=False)
     return dx
+
+
+def _uses_pool_loops(g: PoolGeometry, x: Any, xp: ModuleType) -> bool:
+    """Whether max pooling goes through the compiled loops: 2x2 windows at stride 2 that tile
+    a C-contiguous float input exactly, big enough, when Numba is installed and works here."""
+    return (
+        xp is np
+        and (g.pool_h, g.pool_w, g.stride_h, g.stride_w) == (2, 2, 2, 2)
+        and g.tiles_exactly
+        and x.flags.c_contiguous
+        and x.size >= POOL_LOOPS_MIN_ELEMENTS
+        and pool_loops.kernels(x.dtype) is not None
+    )
 
 
 def _window_offsets(g: PoolGeometry) -> list[tuple[int, int]]:

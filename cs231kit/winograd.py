@@ -44,13 +44,11 @@ and uses this module for 3x3 stride-1 layers when Numba is installed (``kernels`
 
 from __future__ import annotations
 
-import threading
-import warnings
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
+from cs231kit.compiled_loops import Kernels
 from cs231kit.im2col import pad_images
 from cs231kit.scratch_buffers import scratch
 
@@ -263,57 +261,21 @@ def _dout_transform(dout: Any, th: int, tw: int, D: Any) -> None:
                     D[12, f, t], D[13, f, t], D[14, f, t], D[15, f, t] = e0, e0 + e1, e0 - e1, -e1
 
 
-_compiled: dict[np.dtype, Any] = {}
-_lock = threading.RLock()  # the trial run inside a first call looks the kernels up again
-
-
 def kernels(dtype: Any) -> Any:
     """The three transforms compiled by Numba for dtype (float32 or float64), or None when Numba
     is not installed or cannot compile here; then ``cs231kit.fast_layers`` uses im2col instead.
-
-    Compiling takes about a second per dtype, once per process, on the first call. A trial run on
-    a tiny layer checks the compiled code before any real data goes through it.
-    """
-    dtype = np.dtype(dtype)
-    with _lock:
-        if dtype not in _compiled:
-            _compiled[dtype] = _compile(dtype)
-        return _compiled[dtype]
+    See ``cs231kit/compiled_loops.py``."""
+    return KERNELS.get(dtype)
 
 
-def _compile(dtype: np.dtype) -> Any:
-    if dtype not in (np.float32, np.float64):
-        return None
-    try:
-        import numba
-    except ImportError:
-        return None
-    compiled = SimpleNamespace(
-        tile_transform=numba.njit(nogil=True)(_tile_transform),
-        output_transform=numba.njit(nogil=True)(_output_transform),
-        dout_transform=numba.njit(nogil=True)(_dout_transform),
-    )
-    try:
-        with warnings.catch_warnings():  # a warning would be printed in the student's notebook
-            warnings.simplefilter("ignore")
-            _trial_run(compiled, dtype)
-    except Exception:  # no JIT allowed here, say: im2col does the job instead
-        return None
-    return compiled
-
-
-def _trial_run(compiled: Any, dtype: np.dtype) -> None:
+def _trial_run(dtype: Any) -> None:
     """Compile the kernels with the argument types of real calls and check one small layer."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 5, 4)).astype(dtype)
     w = rng.standard_normal((2, 3, 3, 3)).astype(dtype)
     dout = rng.standard_normal((2, 2, 5, 4)).astype(dtype)
-    _compiled[dtype] = compiled  # correlate and filter_gradient look the kernels up
-    try:
-        out = correlate(x, transform_filters(w), 1, 1, np.empty((2, 2, 5, 4), dtype))
-        dw = filter_gradient(x, dout, 1, 1)
-    finally:
-        del _compiled[dtype]
+    out = correlate(x, transform_filters(w), 1, 1, np.empty((2, 2, 5, 4), dtype))
+    dw = filter_gradient(x, dout, 1, 1)
     # Direct sums (the definition) for comparison.
     padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
     windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(2, 3))
@@ -322,3 +284,13 @@ def _trial_run(compiled: Any, dtype: np.dtype) -> None:
     tol = 1e-4 if dtype == np.float32 else 1e-10
     if not (np.allclose(out, want_out, atol=tol) and np.allclose(dw, want_dw, atol=tol)):
         raise ArithmeticError("compiled Winograd transforms disagree with direct sums")
+
+
+KERNELS = Kernels(
+    {
+        "tile_transform": _tile_transform,
+        "output_transform": _output_transform,
+        "dout_transform": _dout_transform,
+    },
+    _trial_run,
+)

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autograder.judge.reference import conv as reference
-from cs231kit import batch_threads, fast_layers, tolerances, winograd
+from cs231kit import batch_threads, fast_layers, pool_loops, tolerances, winograd
 from cs231kit.backend import gpu_available
 from cs231kit.fast_layers import (
     conv_backward_fast,
@@ -427,14 +427,20 @@ def test_conv_course_shape_and_integer_input() -> None:
 
 
 @contextlib.contextmanager
-def winograd_threshold(min_cols_size: int) -> Iterator[None]:
-    """Route 3x3 stride-1 layers through Winograd from this size on (0: all of them)."""
-    saved = fast_layers.WINOGRAD_MIN_COLS_SIZE
-    fast_layers.WINOGRAD_MIN_COLS_SIZE = min_cols_size
+def layer_setting(name: str, value: int) -> Iterator[None]:
+    """Set one of fast_layers' size thresholds for the duration (hypothesis tests cannot use
+    pytest's monkeypatch), e.g. WINOGRAD_MIN_COLS_SIZE = 0 to send every 3x3 stride-1 layer
+    through Winograd's algorithm."""
+    saved = getattr(fast_layers, name)
+    setattr(fast_layers, name, value)
     try:
         yield
     finally:
-        fast_layers.WINOGRAD_MIN_COLS_SIZE = saved
+        setattr(fast_layers, name, saved)
+
+
+def winograd_threshold(min_cols_size: int) -> Any:
+    return layer_setting("WINOGRAD_MIN_COLS_SIZE", min_cols_size)
 
 
 @st.composite
@@ -546,7 +552,7 @@ def test_winograd_layers_use_im2col_when_numba_cannot_compile(
     w, b = rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)
     with winograd_threshold(0):
         out, cache = conv_forward_fast(x, w, b, CONV)
-        monkeypatch.setitem(winograd._compiled, np.dtype(np.float64), None)
+        monkeypatch.setitem(winograd.KERNELS.compiled, np.dtype(np.float64), None)
         out_without, cache_without = conv_forward_fast(x, w, b, CONV)
     assert cache.winograd and not cache_without.winograd
     assert rel_error(out, out_without) < FLOAT64_TOL
@@ -669,6 +675,75 @@ def test_pool_windows_tiling_the_input_route_like_naive_with_ties_in_some_chunks
     dx = max_pool_backward_fast(dout, cache)
     _, cache_ref = max_pool_forward_naive(x.astype(np.float64), pool_param)
     np.testing.assert_array_equal(dx, max_pool_backward_naive(dout.astype(np.float64), cache_ref))
+
+
+@st.composite
+def pool_loop_cases(draw: st.DrawFn) -> dict:
+    """2x2 windows at stride 2 tiling an even-sized input: the compiled loops' case."""
+    N, C = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return {
+        "x_shape": (N, C, 2 * draw(st.integers(1, 5)), 2 * draw(st.integers(1, 5))),
+        "seed": draw(st.integers(0, 2**32 - 1)),
+        "values": draw(st.sampled_from(["normal", "small integers"])),
+        "dtype": draw(st.sampled_from([np.float32, np.float64])),
+    }
+
+
+def test_pool_loops_compile_here() -> None:
+    """Numba is a dependency: the tests below exercise the compiled loops, not a fallback."""
+    assert pool_loops.kernels(np.float32) is not None
+    assert pool_loops.kernels(np.float64) is not None
+
+
+@FAST
+@given(pool_loop_cases())
+def test_pool_loops_match_naive(case: dict) -> None:
+    rng = np.random.default_rng(case["seed"])
+    if case["values"] == "normal":
+        x = rng.standard_normal(case["x_shape"]).astype(case["dtype"])
+    else:  # many tied maxima: the gradient must still go to the first one only
+        x = rng.integers(-1, 2, size=case["x_shape"]).astype(case["dtype"])
+    with layer_setting("POOL_LOOPS_MIN_ELEMENTS", 0):
+        out, cache = max_pool_forward_fast(x, POOL)
+    assert cache.argmax is not None and cache.out is None
+    x64 = x.astype(np.float64)
+    out_ref, cache_ref = reference.max_pool_forward_naive(x64, POOL)
+    assert out.dtype == x.dtype and np.array_equal(out, out_ref)
+    dout = rng.standard_normal(out.shape).astype(case["dtype"])
+    dx = max_pool_backward_fast(dout, cache)
+    dx_ref = reference.max_pool_backward_naive(dout.astype(np.float64), cache_ref)
+    assert dx.dtype == x.dtype and np.array_equal(dx, dx_ref)
+
+
+@pytest.mark.parametrize(
+    "x, used",
+    [
+        (np.zeros((8, 32, 64, 64)), True),
+        (np.zeros((8, 32, 64, 64), np.float32), True),
+        (np.zeros((2, 3, 8, 8)), False),  # small: NumPy is quicker than compiling
+        (np.zeros((8, 32, 64, 65)), False),  # windows do not tile the input exactly
+        (np.asfortranarray(np.zeros((8, 32, 64, 64))), False),
+    ],
+)
+def test_pool_loops_are_used_for_big_2x2_pools_only(x: np.ndarray, used: bool) -> None:
+    _, cache = max_pool_forward_fast(x, POOL)
+    assert (cache.argmax is not None) is used
+
+
+def test_pool_loops_leave_a_nan_to_numpy_which_returns_it() -> None:
+    """The compiled loops skip NaN; np.max returns it. A NaN anywhere sends the batch the NumPy
+    way, whose answer is NaN for that window and the same as the loops' elsewhere."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 2, 6, 8))
+    x[1, 0, 2, 3] = np.nan
+    with layer_setting("POOL_LOOPS_MIN_ELEMENTS", 0):
+        out, cache = max_pool_forward_fast(x, POOL)
+        clean = np.nan_to_num(x, nan=-np.inf)
+        out_clean, cache_clean = max_pool_forward_fast(clean, POOL)
+    assert cache.argmax is None and cache_clean.argmax is not None
+    assert np.isnan(out[1, 0, 1, 1]) and np.isnan(out).sum() == 1
+    finite = ~np.isnan(out)
+    assert np.array_equal(out[finite], out_clean[finite])
 
 
 def test_pool_gradient_matches_numeric_gradient() -> None:
@@ -852,6 +927,10 @@ def test_fast_layers_write_nothing_to_stderr() -> None:
         assert big_cache.winograd
         conv_backward_fast(big, big_cache)
         out, cache = max_pool_forward_fast(out, {"pool_height": 2, "pool_width": 2, "stride": 2})
+        max_pool_backward_fast(out, cache)
+        x_pool = np.ones((16, 32, 64, 64), np.float32)  # the compiled loops' size: compiles them
+        out, cache = max_pool_forward_fast(x_pool, {"pool_height": 2, "pool_width": 2, "stride": 2})
+        assert cache.argmax is not None
         max_pool_backward_fast(out, cache)
     """
     result = subprocess.run(
