@@ -100,7 +100,7 @@ def correlate(x: Any, U: Any, pad_h: int, pad_w: int, out: Any, bias: Any = None
     - pad_h, pad_w: zeros added on every side of x
     - out: C-contiguous (n, F, H_out, W_out), H_out = H + 2*pad_h - 2, W_out = W + 2*pad_w - 2;
       written
-    - bias: optional (F,), added to every output
+    - bias: optional (F,) in U's dtype, added to every output
 
     Returns out. Needs ``kernels(U.dtype)``.
     """
@@ -110,8 +110,7 @@ def correlate(x: Any, U: Any, pad_h: int, pad_w: int, out: Any, bias: Any = None
     V = _transformed_tiles(x, pad_h, pad_w, th, tw, U.dtype)  # (16, C, n*th*tw)
     M = _planes("winograd products", (16, n * th * tw, F), U.dtype, x)
     np.matmul(V.transpose(0, 2, 1), U, out=M)  # M[k] = V[k]^T @ U[k]: the sums over channels
-    zeros = np.zeros(F, U.dtype)
-    k.output_transform(M, zeros if bias is None else np.asarray(bias, U.dtype), th, tw, out)
+    k.output_transform(M, np.zeros(F, U.dtype) if bias is None else bias, th, tw, out)
     return out
 
 
