@@ -211,8 +211,29 @@ def pool_cases(draw: st.DrawFn) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def check_conv_matches_naive_float64(case: dict) -> Any:
-    """Fast forward and backward passes of a drawn case against the naive layers; the cache."""
+def term_bounds(x: np.ndarray, w: np.ndarray, b: np.ndarray, dout: np.ndarray,
+                conv_param: dict) -> tuple:
+    """Bounds of the terms each entry of out, dx, dw and db sums, to measure rounding against.
+
+    Rounding errors grow with the terms summed, not with the sum, which can cancel to almost
+    nothing; and Winograd's transforms mix all weights of a filter (and all entries of a 4x4
+    tile) even where the window overlaps the padding. So: |w| summed over a whole filter times
+    the largest |x| (for out; for dx the same with dout), and the sums over absolute values for
+    dw and db. Returns (out bound, (dx bound, dw bounds, db bounds)).
+    """
+    _, abs_cache = conv_forward_naive(np.abs(x), np.abs(w), np.abs(b), conv_param)
+    _, abs_dw, abs_db = conv_backward_naive(np.abs(dout), abs_cache)
+    out_bound = np.abs(w).sum(axis=(1, 2, 3)).max() * np.abs(x).max() + np.abs(b).max()
+    dx_bound = np.abs(w).sum(axis=(0, 2, 3)).max() * np.abs(dout).max()
+    return out_bound, (dx_bound, abs_dw, abs_db)
+
+
+def check_conv_matches_naive_float64(case: dict, mixes_terms: bool = False) -> Any:
+    """Fast forward and backward passes of a drawn case against the naive layers; the cache.
+
+    Entry by entry (rel_error), or, for an algorithm that mixes terms (Winograd's), against
+    bounds of the terms summed (term_bounds): an entry that should be 0 can come out as 1e-17.
+    """
     rng = np.random.default_rng(case["seed"])
     x = rng.standard_normal(case["x_shape"])
     w = rng.standard_normal(case["w_shape"])
@@ -221,22 +242,27 @@ def check_conv_matches_naive_float64(case: dict) -> Any:
 
     out_ref, cache_ref = conv_forward_naive(x, w, b, conv_param)
     out, cache = conv_forward_fast(as_layout(x, case["layout"]), w, b, conv_param)
-    assert out.shape == out_ref.shape
-    assert rel_error(out, out_ref) < FLOAT64_TOL
+    dout = rng.standard_normal(out.shape)
+    out_bound, grad_bounds = term_bounds(x, w, b, dout, conv_param)
 
-    dout = as_layout(rng.standard_normal(out.shape), case["layout"])
-    dx, dw, db = conv_backward_fast(dout, cache)
-    dx_ref, dw_ref, db_ref = conv_backward_naive(dout, cache_ref)
-    for name, got, want in [("dx", dx, dx_ref), ("dw", dw, dw_ref), ("db", db, db_ref)]:
+    def error(got: np.ndarray, want: np.ndarray, bound: Any) -> float:
+        return scaled_error(got, want, bound) if mixes_terms else rel_error(got, want)
+
+    assert out.shape == out_ref.shape
+    assert error(out, out_ref, out_bound) < FLOAT64_TOL
+    grads = conv_backward_fast(as_layout(dout, case["layout"]), cache)
+    grads_ref = conv_backward_naive(dout, cache_ref)
+    for name, got, want, bound in zip("dx dw db".split(), grads, grads_ref, grad_bounds,
+                                      strict=True):
         assert got.shape == want.shape, name
         assert got.dtype == np.float64, name
-        assert rel_error(got, want) < FLOAT64_TOL, name
+        assert error(got, want, bound) < FLOAT64_TOL, name
     return cache
 
 
 def check_conv_float32_agrees_with_float64(case: dict) -> Any:
-    """Fast layers in float32 keep the dtype and agree with float64 on the same inputs; the
-    float32 cache."""
+    """Fast layers in float32 keep the dtype and agree with float64 on the same inputs,
+    measured against bounds of the terms summed (term_bounds); the float32 cache."""
     rng = np.random.default_rng(case["seed"])
     x = rng.standard_normal(case["x_shape"])
     w = rng.standard_normal(case["w_shape"])
@@ -251,21 +277,13 @@ def check_conv_float32_agrees_with_float64(case: dict) -> Any:
     dout64 = dout32.astype(np.float64)
     out64, cache64 = conv_forward_naive(x64, w64, b64, conv_param)
     grads64 = conv_backward_naive(dout64, cache64)
-    # Rounding errors grow with the terms summed, not with the sum, which can cancel to almost
-    # nothing; and Winograd's transforms mix all weights of a filter (and all entries of a 4x4
-    # tile) even where the window overlaps the padding. So errors are measured against bounds
-    # of those terms: |w| summed over a whole filter times the largest |x| (for out; for dx the
-    # same with dout), and the sums over absolute values for dw and db.
-    _, abs_cache = conv_forward_naive(np.abs(x64), np.abs(w64), np.abs(b64), conv_param)
-    _, abs_dw, abs_db = conv_backward_naive(np.abs(dout64), abs_cache)
-    out_scale = np.abs(w64).sum(axis=(1, 2, 3)).max() * np.abs(x64).max() + np.abs(b64).max()
-    dx_scale = np.abs(w64).sum(axis=(0, 2, 3)).max() * np.abs(dout64).max()
+    out_bound, grad_bounds = term_bounds(x64, w64, b64, dout64, conv_param)
 
     assert out32.dtype == np.float32
-    assert scaled_error(out32, out64, out_scale) < FLOAT32_TOL
-    for got, want, scale in zip(grads32, grads64, (dx_scale, abs_dw, abs_db), strict=True):
+    assert scaled_error(out32, out64, out_bound) < FLOAT32_TOL
+    for got, want, bound in zip(grads32, grads64, grad_bounds, strict=True):
         assert got.dtype == np.float32
-        assert scaled_error(got, want, scale) < FLOAT32_TOL
+        assert scaled_error(got, want, bound) < FLOAT32_TOL
     return cache32
 
 
@@ -439,10 +457,6 @@ def layer_setting(name: str, value: int) -> Iterator[None]:
         setattr(fast_layers, name, saved)
 
 
-def winograd_threshold(min_cols_size: int) -> Any:
-    return layer_setting("WINOGRAD_MIN_COLS_SIZE", min_cols_size)
-
-
 @st.composite
 def winograd_cases(draw: st.DrawFn) -> dict:
     N, C, F = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
@@ -470,14 +484,14 @@ def test_winograd_kernels_compile_here() -> None:
 @FAST
 @given(winograd_cases())
 def test_winograd_conv_matches_naive_float64(case: dict) -> None:
-    with winograd_threshold(0):
-        assert check_conv_matches_naive_float64(case).winograd
+    with layer_setting("WINOGRAD_MIN_COLS_SIZE", 0):
+        assert check_conv_matches_naive_float64(case, mixes_terms=True).winograd
 
 
 @settings(max_examples=30, deadline=None, derandomize=True)
 @given(winograd_cases())
 def test_winograd_float32_keeps_dtype_and_agrees_with_float64(case: dict) -> None:
-    with winograd_threshold(0):
+    with layer_setting("WINOGRAD_MIN_COLS_SIZE", 0):
         assert check_conv_float32_agrees_with_float64(case).winograd
 
 
@@ -511,9 +525,9 @@ def test_winograd_batch_split_over_threads_matches_im2col() -> None:
     conv_param = {"stride": 1, "pad": 1}
     size = fast_layers._winograd_size(conv_geometry(x, w, b, conv_param))
     assert len(batch_threads._chunk_bounds(12, size, 2)) >= 4
-    with winograd_threshold(0):
+    with layer_setting("WINOGRAD_MIN_COLS_SIZE", 0):
         out, cache = conv_forward_fast(x, w, b, conv_param)
-    with winograd_threshold(2**62):
+    with layer_setting("WINOGRAD_MIN_COLS_SIZE", 2**62):
         out_im2col, cache_im2col = conv_forward_fast(x, w, b, conv_param)
     assert cache.winograd and not cache_im2col.winograd
     assert rel_error(out, out_im2col) < FLOAT64_TOL
@@ -528,7 +542,7 @@ def test_winograd_skips_dx_of_the_solvers_training_batch_only() -> None:
     x = rng.standard_normal((6, 3, 9, 9))
     w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
     conv_param = {"stride": 1, "pad": 1}
-    with winograd_threshold(0):
+    with layer_setting("WINOGRAD_MIN_COLS_SIZE", 0):
         with training_batch(x):
             out, batch_cache = conv_forward_fast(x, w, b, conv_param)
         _, later_cache = conv_forward_fast(x, w, b, conv_param)
@@ -550,7 +564,7 @@ def test_winograd_layers_use_im2col_when_numba_cannot_compile(
     rng = np.random.default_rng(2)
     x = rng.standard_normal((3, 4, 8, 7))
     w, b = rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)
-    with winograd_threshold(0):
+    with layer_setting("WINOGRAD_MIN_COLS_SIZE", 0):
         out, cache = conv_forward_fast(x, w, b, CONV)
         monkeypatch.setitem(winograd.KERNELS.compiled, np.dtype(np.float64), None)
         out_without, cache_without = conv_forward_fast(x, w, b, CONV)
