@@ -25,11 +25,18 @@ class Kernels:
     - functions: name -> plain-Python function (its compiled version is ``get(dtype).name``)
     - trial: function of a dtype that runs the caller's code on tiny inputs and raises if the
       answer is wrong; it may call ``get(dtype)`` itself
+    - fastmath: name -> Numba's fastmath flags for that function (none for the others)
     """
 
-    def __init__(self, functions: dict[str, Callable[..., Any]], trial: Callable[[Any], None]):
+    def __init__(
+        self,
+        functions: dict[str, Callable[..., Any]],
+        trial: Callable[[Any], None],
+        fastmath: dict[str, set[str]] | None = None,
+    ):
         self.functions = functions
         self.trial = trial
+        self.fastmath = fastmath or {}
         self.compiled: dict[np.dtype, Any] = {}  # dtype -> namespace of compiled loops, or None
         self._lock = threading.RLock()  # the trial run inside a first call looks them up again
 
@@ -49,7 +56,10 @@ class Kernels:
         except ImportError:
             return None
         loops = SimpleNamespace(
-            **{name: numba.njit(nogil=True)(f) for name, f in self.functions.items()}
+            **{
+                name: numba.njit(nogil=True, fastmath=self.fastmath.get(name, False))(f)
+                for name, f in self.functions.items()
+            }
         )
         self.compiled[dtype] = loops
         try:

@@ -31,6 +31,10 @@ How the convolution is fast (read ``cs231kit/im2col.py`` for the details):
    the filters with a few additions (``cs231kit/winograd.py``). The transforms are compiled by
    Numba; where Numba is missing, these layers use im2col too. Same answers either way, to the
    rounding of a sum.
+6. Big layers with few filters (at most DIRECT_MAX_FILTERS) skip the im2col matrix: their
+   matrix multiplies are too small to be worth copying every window. The sums of the definition
+   are done directly instead, by loops compiled by Numba that run over whole rows of the input
+   (``cs231kit/direct_conv.py``). Where Numba is missing, these layers use im2col too.
 
 Max pooling runs over the PH*PW offsets inside a window (4 for 2x2) and handles all windows of
 the batch at once for each offset. The backward pass sends each window's gradient to *one*
@@ -52,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from cs231kit import pool_loops, winograd
+from cs231kit import direct_conv, pool_loops, winograd
 from cs231kit.backend import get_array_module
 from cs231kit.batch_threads import MIN_ELEMENTS_TO_SPLIT, split_over_batch
 from cs231kit.im2col import col2im, im2col, pad_images, window_view
@@ -74,6 +78,11 @@ KEEP_COLS_MAX_BYTES = 32 << 20
 # matrix would have at least this many entries: below, im2col takes a few milliseconds at most,
 # less than compiling the transforms (about a second, once per process).
 WINOGRAD_MIN_COLS_SIZE = 1 << 22
+# Layers with at most DIRECT_MAX_FILTERS filters go through direct sums (cs231kit/direct_conv.py)
+# instead of im2col when their im2col matrix would have at least DIRECT_MIN_COLS_SIZE entries:
+# their matrix multiplies are too thin to be worth building that matrix.
+DIRECT_MAX_FILTERS = 8
+DIRECT_MIN_COLS_SIZE = 1 << 22
 # Max pooling splits the batch over threads only for inputs at least this big (in elements).
 POOL_MIN_ELEMENTS_TO_SPLIT = 1 << 20
 # 2x2 stride-2 pooling of inputs at least this big (in elements) uses the compiled loops of
@@ -96,8 +105,9 @@ class ConvCache:
     x: Any  # the input (N, C, H, W), as given
     needs_dx: bool  # False when x is the Solver's training batch: nothing uses its gradient
     w: Any  # filters (F, C, HH, WW), C-contiguous in the compute dtype
-    cols: Any  # im2col matrix (N, C*HH*WW, H'*W') if small enough to keep, else None
-    winograd: bool  # True when the forward pass used Winograd's algorithm (then so does backward)
+    method: str  # "im2col", "winograd" or "direct": how the forward pass ran (and backward runs)
+    kept: Any  # im2col: the im2col matrix (N, C*HH*WW, H'*W') if small enough to keep, else None;
+    # direct: the input's stride phases (N, C*S_h*S_w, length); winograd: None
 
 
 @dataclass
@@ -148,7 +158,9 @@ def conv_forward_fast(x: Any, w: Any, b: Any, conv_param: dict) -> tuple[Any, An
             winograd.correlate(x[lo:hi], U, g.pad_h, g.pad_w, out[lo:hi], bias)
 
         _over_batch(xp, correlate, g.N, _winograd_size(g))
-        return out, ConvCache(g, x, needs_dx, w, cols=None, winograd=True)
+        return out, ConvCache(g, x, needs_dx, w, "winograd", kept=None)
+    if _uses_direct(g, xp, dtype):
+        return _conv_forward_direct(x, w, b, g, needs_dx)
     w_mat = w.reshape(g.F, -1)  # (F, C*HH*WW)
     b_col = xp.asarray(b, dtype=dtype).reshape(g.F, 1)
     out = xp.empty((g.N, g.F, g.H_out * g.W_out), dtype=dtype)
@@ -161,7 +173,7 @@ def conv_forward_fast(x: Any, w: Any, b: Any, conv_param: dict) -> tuple[Any, An
         out[lo:hi] += b_col
 
     _over_batch(xp, forward, g.N, _cols_size(g))
-    cache = ConvCache(g, x, needs_dx, w, kept, winograd=False)
+    cache = ConvCache(g, x, needs_dx, w, "im2col", kept)
     return out.reshape(g.N, g.F, g.H_out, g.W_out), cache
 
 
@@ -189,8 +201,10 @@ def conv_backward_fast(dout: Any, cache: Any) -> tuple[Any, Any, Any]:
     dtype = w.dtype
     dout = xp.ascontiguousarray(dout, dtype=dtype).reshape(g.N, g.F, -1)  # (N, F, H'*W')
     dx = xp.empty((g.N, g.C, g.H, g.W), dtype=dtype) if cache.needs_dx else None
-    if cache.winograd:
+    if cache.method == "winograd":
         return _conv_backward_winograd(dout.reshape(g.N, g.F, g.H_out, g.W_out), cache, dx)
+    if cache.method == "direct":
+        return _conv_backward_direct(dout.reshape(g.N, g.F, g.H_out, g.W_out), cache, dx)
     by_flipped_filters = dx is not None and _dx_by_flipped_filters_is_cheaper(g)
     w_mat_t = w.reshape(g.F, -1).T  # (C*HH*WW, F)
     w_flipped = _flipped_filter_matrix(w) if by_flipped_filters else None  # (C, F*HH*WW)
@@ -201,8 +215,8 @@ def conv_backward_fast(dout: Any, cache: Any) -> tuple[Any, Any, Any]:
         n = hi - lo
         db_parts[lo] = dout[lo:hi].sum(axis=(0, 2))
         # dw = sum over images of dout[n] @ cols[n]^T (the transpose is a free view for BLAS).
-        if cache.cols is not None:
-            cols = cache.cols[lo:hi]
+        if cache.kept is not None:
+            cols = cache.kept[lo:hi]
         else:  # too big to have been kept: rebuild this chunk's part
             cols = _im2col_chunk(x, lo, hi, g, dtype)
         per_image = scratch("dw per image", (n, g.F, cols.shape[1]), dtype, dout)
@@ -243,6 +257,58 @@ def _conv_backward_winograd(dout: Any, cache: ConvCache, dx: Any) -> tuple[Any, 
 
     _over_batch(np, backward, g.N, _winograd_size(g))
     return dx, _sum_in_order(dw_parts), _sum_in_order(db_parts)
+
+
+def _conv_forward_direct(
+    x: Any, w: Any, b: Any, g: ConvGeometry, needs_dx: bool
+) -> tuple[Any, ConvCache]:
+    """conv_forward_fast by direct sums (cs231kit/direct_conv.py). The input's stride phases
+    (about the size of x) are kept for the backward pass."""
+    dtype = w.dtype
+    out = np.empty((g.N, g.F, g.H_out, g.W_out), dtype=dtype)
+    planes = g.C * g.stride_h * g.stride_w
+    phases = np.empty((g.N, planes, direct_conv.phase_layout(g).length), dtype)
+    taps = direct_conv.forward_taps(w, g)
+    bias = np.asarray(b, dtype=dtype)
+
+    def forward(lo: int, hi: int) -> None:  # images lo..hi-1 (chunks run in parallel)
+        direct_conv.split_phases(np.ascontiguousarray(x[lo:hi], dtype=dtype), g, phases[lo:hi])
+        direct_conv.correlate(phases[lo:hi], taps, bias, g, out[lo:hi])
+
+    _over_batch(np, forward, g.N, _cols_size(g), uses_blas=False)
+    return out, ConvCache(g, x, needs_dx, w, "direct", phases)
+
+
+def _conv_backward_direct(dout: Any, cache: ConvCache, dx: Any) -> tuple[Any, Any, Any]:
+    """conv_backward_fast for a layer whose forward pass used direct sums.
+
+    dout: (N, F, H', W'), C-contiguous, in the compute dtype; dx: (N, C, H, W) to fill, or None.
+    """
+    g, w, phases = cache.geometry, cache.w, cache.kept
+    taps = direct_conv.forward_taps(w, g)
+    dx_taps = direct_conv.input_gradient_taps(w, g) if dx is not None else []
+    dw_parts: dict[int, Any] = {}  # partial sums per chunk of images, keyed by first image
+    db_parts: dict[int, Any] = {}
+
+    def backward(lo: int, hi: int) -> None:  # images lo..hi-1 (chunks run in parallel)
+        db_parts[lo] = dout[lo:hi].sum(axis=(0, 2, 3))
+        dw_parts[lo] = direct_conv.filter_gradient(phases[lo:hi], dout[lo:hi], taps, g)
+        if dx is not None:
+            direct_conv.input_gradient(dout[lo:hi], dx_taps, g, dx[lo:hi])
+
+    _over_batch(np, backward, g.N, _cols_size(g), uses_blas=False)
+    return dx, _sum_in_order(dw_parts), _sum_in_order(db_parts)
+
+
+def _uses_direct(g: ConvGeometry, xp: ModuleType, dtype: Any) -> bool:
+    """Whether a convolution goes through direct sums: a big enough layer with few filters on
+    the CPU, when Numba is installed and works here."""
+    return (
+        xp is np
+        and g.F <= DIRECT_MAX_FILTERS
+        and _cols_size(g) >= DIRECT_MIN_COLS_SIZE
+        and direct_conv.kernels(dtype) is not None
+    )
 
 
 def _uses_winograd(g: ConvGeometry, xp: ModuleType, dtype: Any) -> bool:

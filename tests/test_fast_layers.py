@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autograder.judge.reference import conv as reference
-from cs231kit import batch_threads, fast_layers, pool_loops, tolerances, winograd
+from cs231kit import batch_threads, direct_conv, fast_layers, pool_loops, tolerances, winograd
 from cs231kit.backend import gpu_available
 from cs231kit.fast_layers import (
     conv_backward_fast,
@@ -329,7 +329,7 @@ def test_conv_dx_both_methods_match_naive(
     assert fast_layers._dx_by_flipped_filters_is_cheaper(geometry) is flipped
 
     out, cache = conv_forward_fast(x, w, b, conv_param)
-    assert (cache.cols is not None) is keep_cols
+    assert (cache.kept is not None) is keep_cols
     dout = rng.standard_normal(out.shape)
     _, cache_ref = conv_forward_naive(x, w, b, conv_param)
     for got, want in zip(
@@ -440,21 +440,36 @@ def test_conv_course_shape_and_integer_input() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Winograd's algorithm (3x3 stride-1 layers, cs231kit/winograd.py)
+# The compiled ways: Winograd's algorithm (big 3x3 stride-1 layers, cs231kit/winograd.py) and
+# direct sums (big layers with few filters, cs231kit/direct_conv.py)
 # ---------------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
 def layer_setting(name: str, value: int) -> Iterator[None]:
     """Set one of fast_layers' size thresholds for the duration (hypothesis tests cannot use
-    pytest's monkeypatch), e.g. WINOGRAD_MIN_COLS_SIZE = 0 to send every 3x3 stride-1 layer
-    through Winograd's algorithm."""
+    pytest's monkeypatch), e.g. POOL_LOOPS_MIN_ELEMENTS = 0 to send every 2x2 stride-2 pool
+    through the compiled loops."""
     saved = getattr(fast_layers, name)
     setattr(fast_layers, name, value)
     try:
         yield
     finally:
         setattr(fast_layers, name, saved)
+
+
+# The threshold that decides when each compiled way is used, by the cache's method name.
+MIN_SIZE_SETTING = {"winograd": "WINOGRAD_MIN_COLS_SIZE", "direct": "DIRECT_MIN_COLS_SIZE"}
+
+
+@contextlib.contextmanager
+def conv_method(method: str) -> Iterator[None]:
+    """Send every convolution that the method can do through it ("im2col": none through the
+    compiled ways), whatever its size."""
+    with contextlib.ExitStack() as stack:
+        for name, setting in MIN_SIZE_SETTING.items():
+            stack.enter_context(layer_setting(setting, 0 if name == method else 2**62))
+        yield
 
 
 @st.composite
@@ -474,62 +489,94 @@ def winograd_cases(draw: st.DrawFn) -> dict:
     }
 
 
-def test_winograd_kernels_compile_here() -> None:
-    """Numba is a dependency: the tests below exercise the compiled transforms, not a fallback."""
-    assert winograd.kernels(np.float32) is not None
-    assert winograd.kernels(np.float64) is not None
-    assert winograd.kernels(np.int64) is None
+@pytest.mark.parametrize("module", [winograd, direct_conv, pool_loops])
+def test_compiled_loops_compile_here(module: Any) -> None:
+    """Numba is a dependency: the tests exercise the compiled loops, not a fallback."""
+    assert module.kernels(np.float32) is not None
+    assert module.kernels(np.float64) is not None
+    assert module.kernels(np.int64) is None
 
 
 @FAST
 @given(winograd_cases())
 def test_winograd_conv_matches_naive_float64(case: dict) -> None:
-    with layer_setting("WINOGRAD_MIN_COLS_SIZE", 0):
-        assert check_conv_matches_naive_float64(case, mixes_terms=True).winograd
+    with conv_method("winograd"):
+        cache = check_conv_matches_naive_float64(case, mixes_terms=True)
+    assert cache.method == "winograd"
 
 
 @settings(max_examples=30, deadline=None, derandomize=True)
 @given(winograd_cases())
 def test_winograd_float32_keeps_dtype_and_agrees_with_float64(case: dict) -> None:
-    with layer_setting("WINOGRAD_MIN_COLS_SIZE", 0):
-        assert check_conv_float32_agrees_with_float64(case).winograd
+    with conv_method("winograd"):
+        assert check_conv_float32_agrees_with_float64(case).method == "winograd"
+
+
+@FAST
+@given(conv_cases())
+def test_direct_conv_matches_naive_float64(case: dict) -> None:
+    """Every stride, pad, kernel size and memory layout of conv_cases (its filter counts are
+    all within DIRECT_MAX_FILTERS)."""
+    with conv_method("direct"):
+        assert check_conv_matches_naive_float64(case).method == "direct"
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(conv_cases())
+def test_direct_conv_float32_keeps_dtype_and_agrees_with_float64(case: dict) -> None:
+    with conv_method("direct"):
+        assert check_conv_float32_agrees_with_float64(case).method == "direct"
 
 
 @pytest.mark.parametrize(
-    "x_shape, w_shape, conv_param, used",
+    "x_shape, w_shape, conv_param, method",
     [
-        ((8, 64, 32, 32), (64, 64, 3, 3), {"stride": 1, "pad": 1}, True),
-        ((8, 64, 32, 32), (64, 64, 3, 3), {"stride": 1, "pad": (0, 2)}, True),
-        ((2, 8, 12, 12), (8, 8, 3, 3), {"stride": 1, "pad": 1}, False),  # small: im2col is quick
-        ((8, 64, 32, 32), (64, 64, 3, 3), {"stride": 2, "pad": 1}, False),
-        ((8, 64, 32, 32), (64, 64, 3, 3), {"stride": 1, "pad": 3}, False),
-        ((8, 32, 32, 32), (32, 32, 5, 5), {"stride": 1, "pad": 2}, False),
-        ((8, 64, 32, 32), (64, 64, 3, 2), {"stride": 1, "pad": 1}, False),
+        ((8, 64, 32, 32), (64, 64, 3, 3), {"stride": 1, "pad": 1}, "winograd"),
+        ((8, 64, 32, 32), (64, 64, 3, 3), {"stride": 1, "pad": (0, 2)}, "winograd"),
+        ((2, 8, 12, 12), (8, 8, 3, 3), {"stride": 1, "pad": 1}, "im2col"),  # small: quick
+        ((8, 64, 32, 32), (64, 64, 3, 3), {"stride": 2, "pad": 1}, "im2col"),
+        ((8, 64, 32, 32), (64, 64, 3, 3), {"stride": 1, "pad": 3}, "im2col"),
+        ((8, 32, 32, 32), (32, 32, 5, 5), {"stride": 1, "pad": 2}, "im2col"),
+        ((8, 64, 32, 32), (64, 64, 3, 2), {"stride": 1, "pad": 1}, "im2col"),
+        ((8, 1, 224, 224), (4, 1, 9, 9), {"stride": 2, "pad": 4}, "direct"),  # few filters
+        ((8, 32, 32, 32), (8, 32, 5, 5), {"stride": 1, "pad": 2}, "direct"),
+        ((16, 32, 32, 32), (8, 32, 3, 3), {"stride": 1, "pad": 1}, "winograd"),  # 3x3 first
+        ((2, 1, 96, 96), (4, 1, 9, 9), {"stride": 2, "pad": 4}, "im2col"),  # small: quick
+        ((50, 3, 32, 32), (32, 3, 7, 7), {"stride": 1, "pad": 3}, "im2col"),  # many filters
     ],
 )
-def test_winograd_is_used_for_big_3x3_stride_1_layers_only(
-    x_shape: tuple, w_shape: tuple, conv_param: dict, used: bool
+def test_each_conv_layer_goes_the_expected_way(
+    x_shape: tuple, w_shape: tuple, conv_param: dict, method: str
 ) -> None:
     x = np.zeros(x_shape, np.float32)
     w, b = np.zeros(w_shape, np.float32), np.zeros(w_shape[0], np.float32)
     _, cache = conv_forward_fast(x, w, b, conv_param)
-    assert cache.winograd is used
+    assert cache.method == method
 
 
-def test_winograd_batch_split_over_threads_matches_im2col() -> None:
+@pytest.mark.parametrize(
+    "method, x_shape, w_shape, conv_param",
+    [
+        ("winograd", (12, 24, 23, 22), (40, 24, 3, 3), {"stride": 1, "pad": 1}),
+        ("direct", (16, 8, 45, 77), (6, 8, 5, 4), {"stride": (2, 1), "pad": (2, 1)}),
+    ],
+)
+def test_compiled_conv_batch_split_over_threads_matches_im2col(
+    method: str, x_shape: tuple, w_shape: tuple, conv_param: dict
+) -> None:
     """A batch cut into chunks that run in parallel threads gives im2col's answer, odd output
     sizes included."""
     rng = np.random.default_rng(11)
-    x = rng.standard_normal((12, 24, 23, 22))
-    w, b = rng.standard_normal((40, 24, 3, 3)), rng.standard_normal(40)
-    conv_param = {"stride": 1, "pad": 1}
-    size = fast_layers._winograd_size(conv_geometry(x, w, b, conv_param))
-    assert len(batch_threads._chunk_bounds(12, size, 2)) >= 4
-    with layer_setting("WINOGRAD_MIN_COLS_SIZE", 0):
+    x = rng.standard_normal(x_shape)
+    w, b = rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    g = conv_geometry(x, w, b, conv_param)
+    size = fast_layers._winograd_size(g) if method == "winograd" else fast_layers._cols_size(g)
+    assert len(batch_threads._chunk_bounds(len(x), size, 2)) >= 4
+    with conv_method(method):
         out, cache = conv_forward_fast(x, w, b, conv_param)
-    with layer_setting("WINOGRAD_MIN_COLS_SIZE", 2**62):
+    with conv_method("im2col"):
         out_im2col, cache_im2col = conv_forward_fast(x, w, b, conv_param)
-    assert cache.winograd and not cache_im2col.winograd
+    assert (cache.method, cache_im2col.method) == (method, "im2col")
     assert rel_error(out, out_im2col) < FLOAT64_TOL
     dout = rng.standard_normal(out.shape)
     for got, want in zip(conv_backward_fast(dout, cache),
@@ -537,16 +584,17 @@ def test_winograd_batch_split_over_threads_matches_im2col() -> None:
         assert rel_error(got, want) < FLOAT64_TOL
 
 
-def test_winograd_skips_dx_of_the_solvers_training_batch_only() -> None:
+@pytest.mark.parametrize("method", ["winograd", "direct"])
+def test_compiled_conv_skips_dx_of_the_solvers_training_batch_only(method: str) -> None:
     rng = np.random.default_rng(5)
     x = rng.standard_normal((6, 3, 9, 9))
     w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
     conv_param = {"stride": 1, "pad": 1}
-    with layer_setting("WINOGRAD_MIN_COLS_SIZE", 0):
+    with conv_method(method):
         with training_batch(x):
             out, batch_cache = conv_forward_fast(x, w, b, conv_param)
         _, later_cache = conv_forward_fast(x, w, b, conv_param)
-    assert batch_cache.winograd and later_cache.winograd
+    assert batch_cache.method == later_cache.method == method
     dout = rng.standard_normal(out.shape)
     dx, dw, db = conv_backward_fast(dout, batch_cache)
     assert dx is None
@@ -556,19 +604,20 @@ def test_winograd_skips_dx_of_the_solvers_training_batch_only() -> None:
     assert dw.tobytes() == dw_full.tobytes() and db.tobytes() == db_full.tobytes()
 
 
-def test_winograd_layers_use_im2col_when_numba_cannot_compile(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("method, module", [("winograd", winograd), ("direct", direct_conv)])
+def test_compiled_conv_layers_use_im2col_when_numba_cannot_compile(
+    method: str, module: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without working compiled transforms (Numba missing, or no JIT allowed) a 3x3 layer goes
+    """Without working compiled loops (Numba missing, or no JIT allowed) the layer goes
     through im2col and gives the same answer."""
     rng = np.random.default_rng(2)
     x = rng.standard_normal((3, 4, 8, 7))
     w, b = rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)
-    with layer_setting("WINOGRAD_MIN_COLS_SIZE", 0):
+    with conv_method(method):
         out, cache = conv_forward_fast(x, w, b, CONV)
-        monkeypatch.setitem(winograd.KERNELS.compiled, np.dtype(np.float64), None)
+        monkeypatch.setitem(module.KERNELS.compiled, np.dtype(np.float64), None)
         out_without, cache_without = conv_forward_fast(x, w, b, CONV)
-    assert cache.winograd and not cache_without.winograd
+    assert (cache.method, cache_without.method) == (method, "im2col")
     assert rel_error(out, out_without) < FLOAT64_TOL
 
 
@@ -701,12 +750,6 @@ def pool_loop_cases(draw: st.DrawFn) -> dict:
         "values": draw(st.sampled_from(["normal", "small integers"])),
         "dtype": draw(st.sampled_from([np.float32, np.float64])),
     }
-
-
-def test_pool_loops_compile_here() -> None:
-    """Numba is a dependency: the tests below exercise the compiled loops, not a fallback."""
-    assert pool_loops.kernels(np.float32) is not None
-    assert pool_loops.kernels(np.float64) is not None
 
 
 @FAST
@@ -938,8 +981,13 @@ def test_fast_layers_write_nothing_to_stderr() -> None:
         w_big = np.ones((32, 32, 3, 3), np.float32)
         b_big = np.zeros(32, np.float32)
         big, big_cache = conv_forward_fast(x_big, w_big, b_big, {"stride": 1, "pad": 1})
-        assert big_cache.winograd
+        assert big_cache.method == "winograd"
         conv_backward_fast(big, big_cache)
+        x_few = np.ones((8, 1, 192, 192), np.float32)  # few filters: compiles the direct sums
+        w_few, b_few = np.ones((4, 1, 9, 9), np.float32), np.zeros(4, np.float32)
+        few, few_cache = conv_forward_fast(x_few, w_few, b_few, {"stride": 2, "pad": 4})
+        assert few_cache.method == "direct"
+        conv_backward_fast(few, few_cache)
         out, cache = max_pool_forward_fast(out, {"pool_height": 2, "pool_width": 2, "stride": 2})
         max_pool_backward_fast(out, cache)
         x_pool = np.ones((16, 32, 64, 64), np.float32)  # the compiled loops' size: compiles them
