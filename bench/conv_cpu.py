@@ -96,9 +96,12 @@ def print_environment(torch: Any) -> None:
     try:
         import numba
 
-        print(f"Numba {numba.__version__}: big 3x3 stride-1 layers use Winograd's algorithm")
+        print(
+            f"Numba {numba.__version__}: big 3x3 stride-1 layers use Winograd's algorithm, "
+            "big layers with few filters direct sums"
+        )
     except ImportError:
-        print("Numba not installed: 3x3 layers use im2col like the others")
+        print("Numba not installed: every layer uses im2col")
     try:
         from threadpoolctl import threadpool_info
 

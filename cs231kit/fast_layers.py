@@ -59,7 +59,14 @@ import numpy as np
 from cs231kit import direct_conv, pool_loops, winograd
 from cs231kit.backend import get_array_module
 from cs231kit.batch_threads import MIN_ELEMENTS_TO_SPLIT, split_over_batch
-from cs231kit.im2col import col2im, im2col, pad_images, window_view
+from cs231kit.im2col import (
+    col2im,
+    col2im_compiled,
+    col2im_kernels,
+    im2col,
+    pad_images,
+    window_view,
+)
 from cs231kit.layer_geometry import (
     ConvGeometry,
     PoolGeometry,
@@ -83,6 +90,10 @@ WINOGRAD_MIN_COLS_SIZE = 1 << 22
 # their matrix multiplies are too thin to be worth building that matrix.
 DIRECT_MAX_FILTERS = 8
 DIRECT_MIN_COLS_SIZE = 1 << 22
+# col2im runs as compiled loops (cs231kit/im2col.py) for layers whose im2col matrix has at least
+# this many entries (CS231n's benchmark cell has 691,200); for smaller ones NumPy is quick,
+# quicker than compiling (once, ~0.5 s).
+COL2IM_LOOPS_MIN_SIZE = 1 << 19
 # Max pooling splits the batch over threads only for inputs at least this big (in elements).
 POOL_MIN_ELEMENTS_TO_SPLIT = 1 << 20
 # 2x2 stride-2 pooling of inputs at least this big (in elements) uses the compiled loops of
@@ -208,6 +219,7 @@ def conv_backward_fast(dout: Any, cache: Any) -> tuple[Any, Any, Any]:
     by_flipped_filters = dx is not None and _dx_by_flipped_filters_is_cheaper(g)
     w_mat_t = w.reshape(g.F, -1).T  # (C*HH*WW, F)
     w_flipped = _flipped_filter_matrix(w) if by_flipped_filters else None  # (C, F*HH*WW)
+    compiled_col2im = dx is not None and _uses_col2im_loops(g, xp, dtype)
     dw_parts: dict[int, Any] = {}  # partial sums per chunk of images, keyed by first image
     db_parts: dict[int, Any] = {}
 
@@ -227,7 +239,7 @@ def conv_backward_fast(dout: Any, cache: Any) -> tuple[Any, Any, Any]:
         if by_flipped_filters:
             _conv_dx_by_flipped_filters(dout[lo:hi], w_flipped, g, out=dx[lo:hi])
         else:
-            _conv_dx_by_col2im(dout[lo:hi], w_mat_t, g, out=dx[lo:hi])
+            _conv_dx_by_col2im(dout[lo:hi], w_mat_t, g, dx[lo:hi], compiled_col2im)
 
     _over_batch(xp, backward, g.N, _cols_size(g))
     dw = _sum_in_order(dw_parts).reshape(w.shape)
@@ -386,17 +398,31 @@ def _flipped_filter_matrix(w: Any) -> Any:
     return xp.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(C, -1)
 
 
-def _conv_dx_by_col2im(dout: Any, w_mat_t: Any, g: ConvGeometry, out: Any) -> None:
+def _conv_dx_by_col2im(
+    dout: Any, w_mat_t: Any, g: ConvGeometry, out: Any, compiled: bool = False
+) -> None:
     """dx for any stride: multiply back to window gradients, then add them onto the input.
 
     dout: (n, F, H'*W'); w_mat_t: (C*HH*WW, F); writes dx into out: (n, C, H, W).
+    compiled: add them with the compiled loops (``col2im_compiled``; NumPy only).
     """
     xp = get_array_module(dout)
     n = dout.shape[0]
     dcols = scratch("dcols", (n, w_mat_t.shape[0], dout.shape[2]), dout.dtype, dout)
     xp.matmul(w_mat_t, dout, out=dcols)  # (n, C*HH*WW, H'*W'): gradient of each window
     x_shape = (n, g.C, g.H, g.W)
-    col2im(dcols, x_shape, g.HH, g.WW, g.stride_h, g.stride_w, g.pad_h, g.pad_w, out=out)
+    add_windows = col2im_compiled if compiled else col2im
+    add_windows(dcols, x_shape, g.HH, g.WW, g.stride_h, g.stride_w, g.pad_h, g.pad_w, out=out)
+
+
+def _uses_col2im_loops(g: ConvGeometry, xp: ModuleType, dtype: Any) -> bool:
+    """Whether col2im runs as compiled loops: a big enough layer on the CPU, when Numba is
+    installed and works here."""
+    return (
+        xp is np
+        and _cols_size(g) >= COL2IM_LOOPS_MIN_SIZE
+        and col2im_kernels(dtype) is not None
+    )
 
 
 def _conv_dx_by_flipped_filters(dout: Any, w_flipped: Any, g: ConvGeometry, out: Any) -> None:

@@ -20,7 +20,9 @@ backward pass): each window's gradient is added back onto the pixels it was take
 overlap, so contributions add up. It adds one filter offset (i, j) at a time, HH*WW slice
 additions in all, instead of ``np.add.at`` (which is correct but much slower); for big filters
 with a stride it adds onto each phase of the input (every stride-th pixel) kept as an image of
-its own, so that every addition runs over whole rows.
+its own, so that every addition runs over whole rows. ``col2im_compiled`` does the same additions
+as loops compiled by Numba, one image at a time in a padded buffer that stays in the CPU cache
+(3 to 4x faster on big stride-1 layers, measured).
 
 All functions work on NumPy or CuPy arrays, on whatever part of the batch they are given (the
 fast layers hand each thread its own chunk of images, see ``cs231kit.batch_threads``).
@@ -33,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from cs231kit.backend import get_array_module
+from cs231kit.compiled_loops import Kernels
 
 
 def pad_images(x: Any, pad_h: int, pad_w: int, dtype: Any, out: Any = None) -> Any:
@@ -155,6 +158,74 @@ def col2im(
             if rows is not None and cols is not None:
                 dx[:, :, rows[0], cols[0]] += d6[:, :, i, j, rows[1], cols[1]]
     return dx
+
+
+def col2im_compiled(
+    dcols: Any,
+    x_shape: tuple[int, int, int, int],
+    HH: int,
+    WW: int,
+    stride_h: int,
+    stride_w: int,
+    pad_h: int,
+    pad_w: int,
+    out: Any,
+) -> None:
+    """``col2im`` as compiled loops, for NumPy arrays: the same additions in the same order, so
+    the same answer to the bit. dcols: C-contiguous; out: (N, C, H, W) to write.
+    Needs ``col2im_kernels(dcols.dtype)``."""
+    N, C, H, W = x_shape
+    padded = np.empty((C, H + 2 * pad_h, W + 2 * pad_w), dtype=dcols.dtype)
+    H_out = 1 + (H + 2 * pad_h - HH) // stride_h
+    W_out = 1 + (W + 2 * pad_w - WW) // stride_w
+    col2im_kernels(dcols.dtype).col2im(
+        dcols, HH, WW, stride_h, stride_w, pad_h, pad_w, H_out, W_out, padded, out
+    )
+
+
+def col2im_kernels(dtype: Any) -> Any:
+    """The col2im loops compiled by Numba for dtype, or None (see cs231kit/compiled_loops.py)."""
+    return COL2IM_KERNELS.get(dtype)
+
+
+def _col2im_loops(dcols: Any, HH: int, WW: int, sh: int, sw: int, pad_h: int, pad_w: int,
+                  H_out: int, W_out: int, padded: Any, dx: Any) -> None:
+    """dx[m] = the padded image padded (C, Hp, Wp) onto which each window's gradient in
+    dcols[m] was added, without its padding; one image m at a time."""
+    n, C, H, W = dx.shape
+    for m in range(n):
+        padded[:] = 0
+        for c in range(C):
+            for i in range(HH):
+                for j in range(WW):
+                    window_entries = dcols[m, (c * HH + i) * WW + j]  # (H_out*W_out,)
+                    for y in range(H_out):
+                        src = window_entries[y * W_out : (y + 1) * W_out]
+                        row = padded[c, sh * y + i]
+                        if sw == 1:  # a run of pixels: vector instructions
+                            run = row[j : j + W_out]
+                            for x in range(W_out):
+                                run[x] += src[x]
+                        else:
+                            for x in range(W_out):
+                                row[sw * x + j] += src[x]
+            for Y in range(H):
+                dx[m, c, Y] = padded[c, Y + pad_h, pad_w : pad_w + W]
+
+
+def _col2im_trial(dtype: Any) -> None:
+    """Compile the loops with the argument types of real calls; check them against col2im."""
+    dcols = np.arange(2 * 12 * 12, dtype=dtype).reshape(2, 12, 12) % 7 - 3
+    # 3x4 windows of 2x2 filters: at stride 1 without padding, at stride 2 with padding 1.
+    for stride, pad, shape in ((1, 0, (2, 3, 4, 5)), (2, 1, (2, 3, 5, 7))):
+        want = col2im(dcols, shape, 2, 2, stride, stride, pad, pad)
+        got = np.empty(shape, dtype)
+        col2im_compiled(dcols, shape, 2, 2, stride, stride, pad, pad, out=got)
+        if not np.array_equal(got, want):
+            raise ArithmeticError("compiled col2im disagrees with col2im")
+
+
+COL2IM_KERNELS = Kernels({"col2im": _col2im_loops}, _col2im_trial)
 
 
 def _add_by_phases(d6: Any, sh: int, sw: int, pad_h: int, pad_w: int, dx: Any) -> None:
