@@ -18,6 +18,7 @@ How the convolution is fast (read ``cs231kit/im2col.py`` for the details):
    back (w_mat^T @ dout[n]) and adds the windows onto the input (col2im), or, for stride 1,
    uses the identity "the gradient of a convolution is a convolution of dout with the flipped
    filters": one more im2col and matrix multiply, faster when F is not much larger than C.
+   On big layers col2im runs as loops compiled by Numba (same additions, same answer).
    When x is the batch of images the Solver is training on, dx is skipped (returned as None):
    nothing uses the gradient of the data.
 4. The batch is cut into chunks of a few images that run in parallel threads (all cores), each
@@ -219,7 +220,7 @@ def conv_backward_fast(dout: Any, cache: Any) -> tuple[Any, Any, Any]:
     by_flipped_filters = dx is not None and _dx_by_flipped_filters_is_cheaper(g)
     w_mat_t = w.reshape(g.F, -1).T  # (C*HH*WW, F)
     w_flipped = _flipped_filter_matrix(w) if by_flipped_filters else None  # (C, F*HH*WW)
-    compiled_col2im = dx is not None and _uses_col2im_loops(g, xp, dtype)
+    compiled_col2im = dx is not None and not by_flipped_filters and _uses_col2im_loops(g, xp, dtype)
     dw_parts: dict[int, Any] = {}  # partial sums per chunk of images, keyed by first image
     db_parts: dict[int, Any] = {}
 

@@ -1012,6 +1012,10 @@ def test_fast_layers_write_nothing_to_stderr() -> None:
         few, few_cache = conv_forward_fast(x_few, w_few, b_few, {"stride": 2, "pad": 4})
         assert few_cache.method == "direct"
         conv_backward_fast(few, few_cache)
+        x_cell = np.ones((100, 3, 31, 31))  # CS231n's cell: compiles col2im
+        w_cell, b_cell = np.ones((25, 3, 3, 3)), np.zeros(25)
+        cell, cell_cache = conv_forward_fast(x_cell, w_cell, b_cell, {"stride": 2, "pad": 1})
+        assert conv_backward_fast(cell, cell_cache)[0] is not None
         out, cache = max_pool_forward_fast(out, {"pool_height": 2, "pool_width": 2, "stride": 2})
         max_pool_backward_fast(out, cache)
         x_pool = np.ones((16, 32, 64, 64), np.float32)  # the compiled loops' size: compiles them
