@@ -55,6 +55,7 @@ __all__ = [
     "split_phases",
     "correlate",
     "filter_gradient",
+    "input_gradient_taps",
     "input_gradient",
 ]
 
@@ -90,10 +91,11 @@ def kernels(dtype: Any) -> Any:
 
 
 def phase_layout(g: ConvGeometry) -> PhaseLayout:
+    """The sizes of the stride phases of layer g's padded input."""
     rows = -(-(g.H + 2 * g.pad_h) // g.stride_h)
     width = -(-(g.W + 2 * g.pad_w) // g.stride_w)
-    # Tap (i, j) reads H'*width entries from (i // S_h)*width + j // S_w: at most
-    # rows*width + ceil(WW / S_w) - 1.
+    # Tap (i, j) reads H'*width entries from (i // S_h)*width + j // S_w; the last tap's read
+    # ends at most ceil(WW / S_w) - 1 entries past rows*width.
     return PhaseLayout(rows, width, rows * width + -(-g.WW // g.stride_w))
 
 
