@@ -18,7 +18,7 @@ How the convolution is fast (read ``cs231kit/im2col.py`` for the details):
    back (w_mat^T @ dout[n]) and adds the windows onto the input (col2im), or, for stride 1,
    uses the identity "the gradient of a convolution is a convolution of dout with the flipped
    filters": one more im2col and matrix multiply, faster when F is not much larger than C.
-   On big layers im2col and col2im run as loops compiled by Numba (same answers).
+   On big layers col2im runs as loops compiled by Numba (same additions, same answer).
    When x is the batch of images the Solver is training on, dx is skipped (returned as None):
    nothing uses the gradient of the data.
 4. The batch is cut into chunks of a few images that run in parallel threads (all cores), each
@@ -58,14 +58,13 @@ from typing import Any
 import numpy as np
 
 from cs231kit import direct_conv, pool_loops, winograd
-from cs231kit import im2col as im2col_loops
 from cs231kit.backend import get_array_module
 from cs231kit.batch_threads import MIN_ELEMENTS_TO_SPLIT, split_over_batch
 from cs231kit.im2col import (
     col2im,
     col2im_compiled,
+    col2im_kernels,
     im2col,
-    im2col_compiled,
     pad_images,
     window_view,
 )
@@ -92,10 +91,10 @@ WINOGRAD_MIN_COLS_SIZE = 1 << 22
 # their matrix multiplies are too thin to be worth building that matrix.
 DIRECT_MAX_FILTERS = 8
 DIRECT_MIN_COLS_SIZE = 1 << 22
-# im2col and col2im run as compiled loops (cs231kit/im2col.py) for layers whose im2col matrix
-# has at least this many entries (CS231n's benchmark cell has 691,200); for smaller ones NumPy
-# is quick, quicker than compiling (once, ~1 s).
-IM2COL_LOOPS_MIN_SIZE = 1 << 19
+# col2im runs as compiled loops (cs231kit/im2col.py) for layers whose im2col matrix has at least
+# this many entries (CS231n's benchmark cell has 691,200); for smaller ones NumPy is quick,
+# quicker than compiling (once, ~0.5 s).
+COL2IM_LOOPS_MIN_SIZE = 1 << 19
 # Max pooling splits the batch over threads only for inputs at least this big (in elements).
 POOL_MIN_ELEMENTS_TO_SPLIT = 1 << 20
 # 2x2 stride-2 pooling of inputs at least this big (in elements) uses the compiled loops of
@@ -178,11 +177,10 @@ def conv_forward_fast(x: Any, w: Any, b: Any, conv_param: dict) -> tuple[Any, An
     b_col = xp.asarray(b, dtype=dtype).reshape(g.F, 1)
     out = xp.empty((g.N, g.F, g.H_out * g.W_out), dtype=dtype)
     kept = _keep_cols(g, dtype, xp)
-    compiled = _uses_im2col_loops(g, xp, dtype)
 
     def forward(lo: int, hi: int) -> None:  # images lo..hi-1 (chunks run in parallel)
         into = None if kept is None else kept[lo:hi]
-        cols = _im2col_chunk(x, lo, hi, g, dtype, compiled, into)  # (n, C*HH*WW, H'*W')
+        cols = _im2col_chunk(x, lo, hi, g, dtype, into)  # (n, C*HH*WW, H'*W')
         xp.matmul(w_mat, cols, out=out[lo:hi])  # one matrix multiply per image
         out[lo:hi] += b_col
 
@@ -222,7 +220,7 @@ def conv_backward_fast(dout: Any, cache: Any) -> tuple[Any, Any, Any]:
     by_flipped_filters = dx is not None and _dx_by_flipped_filters_is_cheaper(g)
     w_mat_t = w.reshape(g.F, -1).T  # (C*HH*WW, F)
     w_flipped = _flipped_filter_matrix(w) if by_flipped_filters else None  # (C, F*HH*WW)
-    compiled = _uses_im2col_loops(g, xp, dtype)
+    compiled_col2im = dx is not None and not by_flipped_filters and _uses_col2im_loops(g, xp, dtype)
     dw_parts: dict[int, Any] = {}  # partial sums per chunk of images, keyed by first image
     db_parts: dict[int, Any] = {}
 
@@ -233,7 +231,7 @@ def conv_backward_fast(dout: Any, cache: Any) -> tuple[Any, Any, Any]:
         if cache.kept is not None:
             cols = cache.kept[lo:hi]
         else:  # too big to have been kept: rebuild this chunk's part
-            cols = _im2col_chunk(x, lo, hi, g, dtype, compiled)
+            cols = _im2col_chunk(x, lo, hi, g, dtype)
         per_image = scratch("dw per image", (n, g.F, cols.shape[1]), dtype, dout)
         xp.matmul(dout[lo:hi], cols.transpose(0, 2, 1), out=per_image)
         dw_parts[lo] = per_image.sum(axis=0)
@@ -242,7 +240,7 @@ def conv_backward_fast(dout: Any, cache: Any) -> tuple[Any, Any, Any]:
         if by_flipped_filters:
             _conv_dx_by_flipped_filters(dout[lo:hi], w_flipped, g, out=dx[lo:hi])
         else:
-            _conv_dx_by_col2im(dout[lo:hi], w_mat_t, g, dx[lo:hi], compiled)
+            _conv_dx_by_col2im(dout[lo:hi], w_mat_t, g, dx[lo:hi], compiled_col2im)
 
     _over_batch(xp, backward, g.N, _cols_size(g))
     dw = _sum_in_order(dw_parts).reshape(w.shape)
@@ -356,22 +354,24 @@ def _keep_cols(g: ConvGeometry, dtype: Any, xp: ModuleType) -> Any:
     return xp.empty(shape, dtype=dtype)
 
 
-def _im2col_chunk(
-    x: Any, lo: int, hi: int, g: ConvGeometry, dtype: Any, compiled: bool, into: Any = None
-) -> Any:
-    """im2col of images lo..hi-1 of x: (n, C*HH*WW, H'*W'), into `into` or a scratch buffer;
-    compiled: with the compiled loops (``im2col_compiled``; NumPy only)."""
+def _im2col_chunk(x: Any, lo: int, hi: int, g: ConvGeometry, dtype: Any, into: Any = None) -> Any:
+    """im2col of images lo..hi-1 of x: (n, C*HH*WW, H'*W'), into `into` or a scratch buffer."""
     n = hi - lo
-    cols_shape = (n, g.C * g.HH * g.WW, g.H_out * g.W_out)
-    out = into if into is not None else scratch("cols", cols_shape, dtype, x)
-    sizes = (g.HH, g.WW, g.stride_h, g.stride_w, g.H_out, g.W_out)
-    if compiled:
-        return im2col_compiled(x[lo:hi], g.pad_h, g.pad_w, *sizes, out=out)
     padded_shape = (n, g.C, g.H + 2 * g.pad_h, g.W + 2 * g.pad_w)
     x_padded = pad_images(
         x[lo:hi], g.pad_h, g.pad_w, dtype, out=scratch("x padded", padded_shape, dtype, x)
     )
-    return im2col(x_padded, *sizes, out=out)
+    cols_shape = (n, g.C * g.HH * g.WW, g.H_out * g.W_out)
+    return im2col(
+        x_padded,
+        g.HH,
+        g.WW,
+        g.stride_h,
+        g.stride_w,
+        g.H_out,
+        g.W_out,
+        out=into if into is not None else scratch("cols", cols_shape, dtype, x),
+    )
 
 
 def _cols_size(g: ConvGeometry) -> int:
@@ -416,13 +416,13 @@ def _conv_dx_by_col2im(
     add_windows(dcols, x_shape, g.HH, g.WW, g.stride_h, g.stride_w, g.pad_h, g.pad_w, out=out)
 
 
-def _uses_im2col_loops(g: ConvGeometry, xp: ModuleType, dtype: Any) -> bool:
-    """Whether im2col and col2im run as compiled loops: a big enough layer on the CPU, when
-    Numba is installed and works here."""
+def _uses_col2im_loops(g: ConvGeometry, xp: ModuleType, dtype: Any) -> bool:
+    """Whether col2im runs as compiled loops: a big enough layer on the CPU, when Numba is
+    installed and works here."""
     return (
         xp is np
-        and _cols_size(g) >= IM2COL_LOOPS_MIN_SIZE
-        and im2col_loops.kernels(dtype) is not None
+        and _cols_size(g) >= COL2IM_LOOPS_MIN_SIZE
+        and col2im_kernels(dtype) is not None
     )
 
 
