@@ -71,3 +71,29 @@ class Kernels:
         finally:
             del self.compiled[dtype]
         return loops
+
+
+def conv_by_definition(x: Any, w: Any, dout: Any, stride: tuple[int, int],
+                       pad: tuple[int, int]) -> tuple[Any, Any, Any]:
+    """A convolution layer by its definition, with NumPy: what the trial runs of compiled
+    convolution loops check against, on tiny inputs.
+
+    - x: (N, C, H, W); w: (F, C, HH, WW); dout: (N, F, H', W')
+    - stride, pad: (along H, along W)
+
+    Returns (out without bias (N, F, H', W'), dw (F, C, HH, WW), dx (N, C, H, W)).
+    """
+    (sh, sw), (ph, pw) = stride, pad
+    H, W = x.shape[2:]
+    HH, WW = w.shape[2:]
+    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (HH, WW), axis=(2, 3))
+    windows = windows[:, :, ::sh, ::sw]  # (N, C, H', W', HH, WW)
+    out = np.einsum("ncyxij,fcij->nfyx", windows, w)
+    dw = np.einsum("ncyxij,nfyx->fcij", windows, dout)
+    dx_padded = np.zeros_like(padded)
+    for y in range(dout.shape[2]):
+        for x_ in range(dout.shape[3]):
+            window_grad = np.einsum("nf,fcij->ncij", dout[:, :, y, x_], w)
+            dx_padded[:, :, sh * y : sh * y + HH, sw * x_ : sw * x_ + WW] += window_grad
+    return out, dw, dx_padded[:, :, ph : ph + H, pw : pw + W]

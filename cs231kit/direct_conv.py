@@ -38,8 +38,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from cs231kit.compiled_loops import Kernels
-from cs231kit.layer_geometry import ConvGeometry
+from cs231kit.compiled_loops import Kernels, conv_by_definition
+from cs231kit.layer_geometry import ConvGeometry, conv_geometry
 from cs231kit.scratch_buffers import scratch
 
 # Outputs are computed in blocks of this many flat positions, so that the block of every output
@@ -162,8 +162,7 @@ def input_gradient_taps(w: Any, g: ConvGeometry) -> list[tuple[int, int, Taps]]:
     rows above, Kw - 1 zero columns left and rows of width Wd = Wq + Kw - 1, so dout[f, u - k,
     v - l] sits at flat position (Kh - 1 - k)*Wd + Kw - 1 - l + (u*Wd + v) of plane f.
     """
-    Kh, Kw = -(-g.HH // g.stride_h), -(-g.WW // g.stride_w)
-    Wd = phase_layout(g).width + Kw - 1
+    Kh, Kw, Wd = _padded_dout_layout(g)
     phases = []
     for a in range(g.stride_h):
         for b in range(g.stride_w):
@@ -180,6 +179,14 @@ def input_gradient_taps(w: Any, g: ConvGeometry) -> list[tuple[int, int, Taps]]:
     return phases
 
 
+def _padded_dout_layout(g: ConvGeometry) -> tuple[int, int, int]:
+    """How dx's passes store dout (see ``input_gradient_taps``): (Kh, Kw, Wd), the most taps
+    a phase has along H and W, Kh = ceil(HH / S_h) and Kw = ceil(WW / S_w), and the row width
+    Wd = Wq + Kw - 1."""
+    Kh, Kw = -(-g.HH // g.stride_h), -(-g.WW // g.stride_w)
+    return Kh, Kw, phase_layout(g).width + Kw - 1
+
+
 def input_gradient(dout: Any, phase_taps: list, g: ConvGeometry, dx: Any) -> None:
     """dL/dx of one chunk of images.
 
@@ -189,8 +196,7 @@ def input_gradient(dout: Any, phase_taps: list, g: ConvGeometry, dx: Any) -> Non
     """
     n, dtype = dout.shape[0], dx.dtype
     layout = phase_layout(g)
-    Kh, Kw = -(-g.HH // g.stride_h), -(-g.WW // g.stride_w)
-    Wd = layout.width + Kw - 1
+    Kh, Kw, Wd = _padded_dout_layout(g)
     rows = layout.rows + Kh - 1
     padded = scratch("direct conv dout padded", (n, g.F, rows * Wd + Kw - 1), dtype, dout)
     padded[...] = 0
@@ -323,8 +329,6 @@ def _correlate_gradient(src: Any, planes: Any, offsets: Any, ddst: Any, dweights
 def _trial_run(dtype: Any) -> None:
     """Compile the loops with the argument types of real calls and check one small layer with
     stride (2, 3), against the definition."""
-    from cs231kit.layer_geometry import conv_geometry
-
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 9, 8)).astype(dtype)
     w = rng.standard_normal((5, 3, 3, 4)).astype(dtype)
@@ -332,26 +336,15 @@ def _trial_run(dtype: Any) -> None:
     g = conv_geometry(x, w, b, {"stride": (2, 3), "pad": (1, 2)})
     phases = np.empty((2, 3 * 2 * 3, phase_layout(g).length), dtype)
     split_phases(x, g, phases)
+    taps = forward_taps(w, g)
     out = np.empty((2, 5, g.H_out, g.W_out), dtype)
-    correlate(phases, forward_taps(w, g), b, g, out)
+    correlate(phases, taps, b, g, out)
     dout = rng.standard_normal((2, 5, g.H_out, g.W_out)).astype(dtype)
-    dw = filter_gradient(phases, dout, forward_taps(w, g), g)
+    dw = filter_gradient(phases, dout, taps, g)
     dx = np.empty_like(x)
     input_gradient(dout, input_gradient_taps(w, g), g, dx)
-    # The definition, with NumPy.
-    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (2, 2)))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 4), axis=(2, 3))[
-        :, :, ::2, ::3
-    ]
-    want_out = np.einsum("ncyxij,fcij->nfyx", windows, w) + b.reshape(-1, 1, 1)
-    want_dw = np.einsum("ncyxij,nfyx->fcij", windows, dout)
-    dx_padded = np.zeros_like(padded)
-    for y in range(g.H_out):
-        for x_ in range(g.W_out):
-            dx_padded[:, :, 2 * y : 2 * y + 3, 3 * x_ : 3 * x_ + 4] += np.einsum(
-                "nf,fcij->ncij", dout[:, :, y, x_], w
-            )
-    want_dx = dx_padded[:, :, 1:-1, 2:-2]
+    want_out, want_dw, want_dx = conv_by_definition(x, w, dout, (2, 3), (1, 2))
+    want_out += b.reshape(-1, 1, 1)
     tol = 1e-4 if dtype == np.float32 else 1e-10
     for got, want in ((out, want_out), (dw, want_dw), (dx, want_dx)):
         if not np.allclose(got, want, atol=tol):
